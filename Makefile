@@ -1,0 +1,61 @@
+# skiff build. `make` builds build/skiff; `make check` runs every test;
+# `make demo` boots a real Linux guest. See README.md.
+CC       ?= gcc
+VERSION  := 0.1.0
+BUILD    ?= build
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+            -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP
+LDLIBS   += -lpthread
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean check check-fast check-slow demo guests sanitize bench
+all: $(BUILD)/skiff $(BUILD)/libskiff.a
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libskiff.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/skiff: $(CLI_OBJ) $(BUILD)/libskiff.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit and in-process integration tests (cmocka), linked against the library.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libskiff.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libskiff.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+# Freestanding test guests (tests/guest), built with their own flags.
+guests:
+	$(MAKE) -C tests/guest BUILD=$(abspath $(BUILD))/guests
+
+# ASan + UBSan build of everything, in its own build directory.
+sanitize:
+	$(MAKE) BUILD=build/san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" all unit
+
+check: all unit guests
+	./tests/run-tests
+
+demo: all
+	./scripts/demo
+
+bench: all guests
+	./bench/run-all
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

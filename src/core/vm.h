@@ -1,0 +1,76 @@
+/* The skiff library's public VM interface. A struct skiff_vm holds all state
+ * of one virtual machine (fds, memory, vCPU threads, devices); nothing lives
+ * in process-wide mutable globals, so one process may hold several VMs.
+ *
+ * Life cycle: skiff_vm_create() validates the configuration, opens KVM, maps
+ * RAM, loads the kernel and builds boot structures, all before any vCPU runs.
+ * skiff_vm_run() starts one thread per vCPU, serves the console on the calling
+ * thread, and returns when the VM stops. skiff_vm_destroy() releases every fd,
+ * thread and mapping. */
+#ifndef SKIFF_VM_H
+#define SKIFF_VM_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "core/devhost.h"
+#include "core/err.h"
+
+#define SKIFF_MAX_VCPUS 64
+#define SKIFF_MIN_MEM_MIB 16		/* below this no kernel we support boots */
+#define SKIFF_MAX_CMDLINE 4095		/* bytes, without the NUL (boot protocol 2.06+) */
+
+struct skiff_config {
+	const char *kernel_path;	/* bzImage or ELF vmlinux; required */
+	const char *initrd_path;	/* optional */
+	const char *cmdline;		/* optional kernel command line */
+	uint32_t cpus;			/* vCPUs, 1..SKIFF_MAX_VCPUS */
+	uint64_t mem_mib;		/* guest RAM in MiB, >= SKIFF_MIN_MEM_MIB */
+	int console_in;			/* fd read for guest serial input; -1: none */
+	int console_out;		/* fd for guest serial output; -1: discard */
+	bool console_escape;		/* honour Ctrl-A x on console_in */
+	bool no_pvm_params;		/* PVM host: do not add kernel parameters */
+	int log_level;			/* enum skiff_log_level */
+	FILE *log_out;			/* NULL: stderr */
+	const char *kvm_path;		/* NULL: "/dev/kvm" */
+	uint64_t start_ns;		/* CLOCK_MONOTONIC at process start; 0: now */
+};
+
+/* Fill *c with defaults: 1 vCPU, 256 MiB, stdin/stdout console, escape on. */
+void skiff_config_default(struct skiff_config *c);
+
+/* How a VM ended. */
+struct skiff_result {
+	enum vm_stop_reason reason;
+	int code;		/* VM_STOP_DEBUG_EXIT: the value written to port 0xf4 */
+	char msg[512];		/* VM_STOP_ERROR: what went wrong */
+};
+
+struct skiff_vm;
+
+/* Create a VM from *c (the config is copied; paths are opened now).
+ * Returns 0 and *out, or a negative errno with e->msg naming the problem. */
+int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct skiff_err *e);
+
+/* Run until the VM stops; fills *res. Returns 0, or a negative errno if the
+ * vCPU threads could not be started (res->msg says why). Call once. */
+int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res);
+
+/* Ask a running VM to stop with `why` (thread-safe; also from another VM's
+ * thread). */
+void skiff_vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code);
+
+/* Release everything. vm may be NULL. */
+void skiff_vm_destroy(struct skiff_vm *vm);
+
+/* Process exit status for a result (documented in README.md):
+ * 0 power-off, 1 VMM error, 3 reset, 4 triple fault, v for debug-exit v,
+ * 0 for a user quit. */
+int skiff_exit_status(const struct skiff_result *res);
+
+#define SKIFF_EXIT_OK		0
+#define SKIFF_EXIT_ERROR	1
+#define SKIFF_EXIT_USAGE	2
+#define SKIFF_EXIT_RESET	3
+#define SKIFF_EXIT_TRIPLE_FAULT	4
+
+#endif
