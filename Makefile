@@ -16,7 +16,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check check-fast check-slow demo guests sanitize bench
+.PHONY: all clean check deps demo guests sanitize bench unit
 all: $(BUILD)/skiff $(BUILD)/libskiff.a
 
 $(BUILD)/%.o: %.c
@@ -46,10 +46,16 @@ sanitize:
 	$(MAKE) BUILD=build/san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" all unit
 
-check: all unit guests
+deps:
+	./scripts/install-deps
+
+check: deps
+	$(MAKE) all unit guests
+	$(MAKE) sanitize CC=clang
 	./tests/run-tests
 
-demo: all
+demo: deps
+	$(MAKE) all
 	./scripts/demo
 
 bench: all guests

@@ -59,6 +59,10 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res);
  * thread). */
 void skiff_vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code);
 
+/* Nanoseconds from skiff's start (config start_ns) to the guest's first
+ * boot-timer write (value 123 to port 0x3f0); 0 if it never wrote. */
+uint64_t skiff_vm_boot_timer_ns(struct skiff_vm *vm);
+
 /* Release everything. vm may be NULL. */
 void skiff_vm_destroy(struct skiff_vm *vm);
 

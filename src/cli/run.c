@@ -1,0 +1,148 @@
+/* `skiff run`: boot a kernel with the terminal as its serial console. */
+#include "cli/cli.h"
+#include "core/console.h"
+#include "core/vm.h"
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void cli_run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skiff run --kernel PATH [options]\n"
+		"  -k, --kernel PATH     bzImage or ELF vmlinux to boot (required)\n"
+		"  -i, --initrd PATH     initial ramdisk\n"
+		"  -p, --cmdline STR     kernel command line (default: \"console=ttyS0 reboot=k panic=1\")\n"
+		"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
+		"  -m, --memory MiB      guest RAM in MiB (default 256, at least %d)\n"
+		"      --no-pvm-params   on a KVM PVM host, do not add its kernel parameters\n"
+		"      --log-level L     error, warn, info (default) or debug\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"The terminal is the guest's serial console (COM1). Ctrl-A x quits;\n"
+		"Ctrl-A Ctrl-A sends a Ctrl-A.\n"
+		"\n"
+		"Exit status: 0 guest powered off (or Ctrl-A x), 1 VMM error,\n"
+		"2 usage error, 3 guest reset, 4 guest triple fault,\n"
+		"v when the guest writes v to I/O port 0xf4 (isa-debug-exit).\n",
+		SKIFF_MAX_VCPUS, SKIFF_MIN_MEM_MIB);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "skiff run: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see skiff help run)\n");
+	return SKIFF_EXIT_USAGE_CLI;
+}
+
+static const char *reason_text(const struct skiff_result *r)
+{
+	switch (r->reason) {
+	case VM_STOP_POWEROFF: return "the guest powered off";
+	case VM_STOP_RESET: return "the guest requested a reset";
+	case VM_STOP_TRIPLE_FAULT: return "the guest triple-faulted (CPU shutdown)";
+	case VM_STOP_DEBUG_EXIT: return "the guest wrote to the debug-exit port";
+	case VM_STOP_QUIT: return "quit from the console";
+	default: return "VMM error";
+	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	uint64_t start = mono_ns();
+	struct skiff_config cfg;
+	skiff_config_default(&cfg);
+	cfg.start_ns = start;
+	enum { OPT_NO_PVM = 256, OPT_LOG };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'p' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "no-pvm-params", no_argument, NULL, OPT_NO_PVM },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	optind = 1;
+	opterr = 0;
+	int o;
+	uint64_t v;
+	while ((o = getopt_long(argc, argv, ":k:i:p:c:m:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'k': cfg.kernel_path = optarg; break;
+		case 'i': cfg.initrd_path = optarg; break;
+		case 'p': cfg.cmdline = optarg; break;
+		case 'c':
+			if (parse_u64(optarg, &v) || v > UINT32_MAX)
+				return usage_error("--cpus wants a number, not '%s'", optarg);
+			cfg.cpus = (uint32_t)v;
+			break;
+		case 'm':
+			if (parse_u64(optarg, &v))
+				return usage_error("--memory wants a size in MiB, not '%s'", optarg);
+			cfg.mem_mib = v;
+			break;
+		case OPT_NO_PVM: cfg.no_pvm_params = true; break;
+		case OPT_LOG:
+			if (skiff_log_parse_level(optarg, &cfg.log_level))
+				return usage_error("unknown log level '%s'", optarg);
+			break;
+		case 'h': cli_run_usage(stdout); return 0;
+		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg.kernel_path)
+		return usage_error("%s", "no kernel given: use --kernel PATH");
+
+	struct skiff_err err = { { 0 } };
+	struct skiff_vm *vm;
+	if (skiff_vm_create(&cfg, &vm, &err) < 0) {
+		fprintf(stderr, "skiff: error: %s\n", err.msg);
+		return SKIFF_EXIT_ERROR;
+	}
+	/* A dead reader of our stdout must not kill us mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+	struct console_tty tty;
+	console_tty_raw(&tty, cfg.console_in);
+	struct skiff_result res;
+	skiff_vm_run(vm, &res);
+	console_tty_restore(&tty);
+	skiff_vm_destroy(vm);
+	int status = skiff_exit_status(&res);
+	if (res.reason == VM_STOP_ERROR)
+		fprintf(stderr, "skiff: error: %s\n", res.msg);
+	else if (res.reason != VM_STOP_DEBUG_EXIT)
+		fprintf(stderr, "skiff: %s (exit status %d)\n", reason_text(&res), status);
+	return status;
+}

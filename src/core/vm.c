@@ -1,0 +1,459 @@
+/* VM life cycle: create (validate, open KVM, map RAM, load the kernel, build
+ * boot structures, create devices and vCPUs), run, destroy. Set-up is a
+ * sequence of explicit ordered steps; each failure names the problem. */
+#include "core/vm_internal.h"
+#include "arch/x86.h"
+#include "boot/acpi.h"
+#include "boot/kernel.h"
+#include "boot/layout.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void skiff_config_default(struct skiff_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->cpus = 1;
+	c->mem_mib = 256;
+	c->console_in = 0;
+	c->console_out = 1;
+	c->console_escape = true;
+	c->log_level = LOG_INFO;
+}
+
+/* Record the first stop (reason, code, message) and wake everyone. */
+static void stop_vm(struct skiff_vm *vm, enum vm_stop_reason why, int code, const char *msg)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	bool first = atomic_load(&vm->stop_reason) == VM_STOP_NONE;
+	if (first) {
+		vm->stop_code = code;
+		snprintf(vm->stop_msg, sizeof(vm->stop_msg), "%s", msg ? msg : "");
+		atomic_store(&vm->stop_reason, (int)why);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (!first)
+		return;
+	for (uint32_t i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	uint64_t one = 1;
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0) {
+		/* Cannot fail for a valid eventfd with a small count. */
+	}
+}
+
+void vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code)
+{
+	stop_vm(vm, why, code, NULL);
+}
+
+void vm_stop_error(struct skiff_vm *vm, const char *fmt, ...)
+{
+	char msg[sizeof(vm->stop_msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	stop_vm(vm, VM_STOP_ERROR, 0, msg);
+}
+
+void skiff_vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code)
+{
+	vm_request_stop(vm, why, code);
+}
+
+/* dev_host callbacks */
+static void host_set_irq(void *ctx, uint32_t gsi, int level)
+{
+	struct skiff_vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		skiff_log(&vm->log, LOG_WARN, "KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+}
+
+static void host_request_stop(void *ctx, enum vm_stop_reason why, int code)
+{
+	vm_request_stop(ctx, why, code);
+}
+
+static int validate_config(const struct skiff_config *c, struct skiff_err *e)
+{
+	if (!c->kernel_path || !*c->kernel_path)
+		return skiff_fail(e, EINVAL, "no kernel given (--kernel PATH)");
+	if (c->cpus == 0 || c->cpus > SKIFF_MAX_VCPUS)
+		return skiff_fail(e, EINVAL, "vCPU count %u is out of range (1..%d)", c->cpus,
+				  SKIFF_MAX_VCPUS);
+	if (c->mem_mib < SKIFF_MIN_MEM_MIB)
+		return skiff_fail(e, EINVAL, "memory of %llu MiB is too small (at least %d MiB)",
+				  (unsigned long long)c->mem_mib, SKIFF_MIN_MEM_MIB);
+	if (c->mem_mib > (1ULL << 22))
+		return skiff_fail(e, EINVAL, "memory of %llu MiB is too large (at most 4 TiB)",
+				  (unsigned long long)c->mem_mib);
+	if (c->cmdline && strlen(c->cmdline) > SKIFF_MAX_CMDLINE)
+		return skiff_fail(e, E2BIG, "kernel command line is %zu bytes; the limit is %d",
+				  strlen(c->cmdline), SKIFF_MAX_CMDLINE);
+	return 0;
+}
+
+/* KVM's default GSI routing sends GSI 0 to IOAPIC pin 0, but the MADT says
+ * ISA IRQ 0 is GSI 2 (as every PC does). Route like a PC: GSI 0 (the PIT)
+ * to PIC pin 0 and IOAPIC pin 2; GSIs 1-15 to both PICs and IOAPIC pins;
+ * GSIs 16-23 to IOAPIC pins only. */
+static int setup_gsi_routing(struct skiff_vm *vm)
+{
+	enum { MAX = 40 };
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry e[MAX];
+	} rt;
+	memset(&rt, 0, sizeof(rt));
+	uint32_t n = 0;
+	for (uint32_t gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue;	/* the slave PIC's cascade */
+		rt.e[n].gsi = gsi;
+		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		rt.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		rt.e[n].u.irqchip.pin = gsi % 8;
+		n++;
+	}
+	for (uint32_t gsi = 0; gsi < 24; gsi++) {
+		if (gsi == 2)
+			continue;
+		rt.e[n].gsi = gsi;
+		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		rt.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		rt.e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		n++;
+	}
+	rt.hdr.nr = n;
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0 ? -errno : 0;
+}
+
+static int create_kvm_vm(struct skiff_vm *vm, struct skiff_err *e)
+{
+	int r = kvm_sys_open(&vm->kvm, vm->cfg.kvm_path, e);
+	if (r)
+		return r;
+	if ((int)vm->ncpus > vm->kvm.max_vcpus)
+		return skiff_fail(e, EINVAL, "%u vCPUs requested; this host's KVM allows %d",
+				  vm->ncpus, vm->kvm.max_vcpus);
+	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return skiff_fail(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_GPA) < 0)
+		return skiff_fail(e, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	uint64_t idmap = X86_IDENTITY_MAP_GPA;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return skiff_fail(e, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return skiff_fail(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	r = setup_gsi_routing(vm);
+	if (r)
+		return skiff_fail(e, -r, "KVM_SET_GSI_ROUTING: %s", strerror(-r));
+	/* The dummy speaker makes KVM serve port 0x61 (PIT gate/speaker). */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return skiff_fail(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int setup_memory(struct skiff_vm *vm, struct skiff_err *e)
+{
+	int r = gm_init(&vm->mem, vm->cfg.mem_mib << 20);
+	if (r)
+		return skiff_fail(e, -r, "cannot map %llu MiB of guest RAM",
+				  (unsigned long long)vm->cfg.mem_mib);
+	for (size_t i = 0; i < vm->mem.n; i++) {
+		struct kvm_userspace_memory_region reg = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = vm->mem.r[i].gpa,
+			.memory_size = vm->mem.r[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.r[i].hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0)
+			return skiff_fail(e, errno, "KVM_SET_USER_MEMORY_REGION slot %zu: %s", i,
+					  strerror(errno));
+	}
+	return 0;
+}
+
+/* Kernel, initrd, ACPI, zero page and boot tables, in that order. */
+static int load_guest(struct skiff_vm *vm, struct skiff_err *e)
+{
+	struct boot_kernel k;
+	int r = boot_load_kernel(&vm->mem, vm->cfg.kernel_path, &k, e);
+	if (r)
+		return r;
+	uint64_t initrd_gpa = 0, initrd_size = 0;
+	if (vm->cfg.initrd_path) {
+		r = boot_load_initrd(&vm->mem, vm->cfg.initrd_path, &k, &initrd_gpa, &initrd_size, e);
+		if (r)
+			return r;
+	}
+	struct acpi_params ap;
+	acpi_params_default(&ap, vm->ncpus);
+	uint64_t rsdp = 0;
+	r = acpi_build(&vm->mem, &ap, &rsdp, e);
+	if (r)
+		return r;
+	r = boot_setup_zero_page(&vm->mem, &k, vm->cmdline, initrd_gpa, initrd_size, rsdp, e);
+	if (r)
+		return r;
+	if (x86_write_boot_tables(&vm->mem))
+		return skiff_fail(e, EFAULT, "guest RAM too small for the boot page tables");
+	vm->entry = k.entry;
+	vm->zero_page = BOOT_ZERO_PAGE_GPA;
+	return 0;
+}
+
+static int build_cmdline(struct skiff_vm *vm, struct skiff_err *e)
+{
+	size_t cap = SKIFF_MAX_CMDLINE + 1;
+	vm->cmdline = calloc(1, cap);
+	if (!vm->cmdline)
+		return skiff_fail(e, ENOMEM, "out of memory");
+	snprintf(vm->cmdline, cap, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : DEFAULT_CMDLINE);
+	if (!vm->cfg.no_pvm_params && pvm_add_kernel_params(&vm->pvm, vm->cmdline, cap))
+		return skiff_fail(e, E2BIG, "kernel command line plus the PVM host's parameters "
+				  "exceeds %d bytes (use --no-pvm-params to leave them out)",
+				  SKIFF_MAX_CMDLINE);
+	return 0;
+}
+
+static int create_vcpus(struct skiff_vm *vm, struct skiff_err *e)
+{
+	vm->cpuid = x86_cpuid_supported(vm->kvm.fd);
+	if (!vm->cpuid)
+		return skiff_fail(e, EIO, "KVM_GET_SUPPORTED_CPUID failed");
+	int r = pvm_probe_cpuid(&vm->pvm, vm->kvm.fd, vm->cpuid, e);
+	if (r)
+		return r;
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return skiff_fail(e, ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		r = vcpu_create(vm, &vm->vcpus[i], i, e);
+		if (r)
+			return r;
+	}
+	/* Only the BSP starts at the kernel entry; KVM holds the APs in
+	 * wait-for-SIPI until the guest starts them (Intel MP spec §B.4). */
+	r = x86_set_boot_regs(vm->vcpus[0].fd, vm->entry, vm->zero_page);
+	if (r)
+		return skiff_fail(e, -r, "setting the boot CPU's registers: %s", strerror(-r));
+	return 0;
+}
+
+int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct skiff_err *e)
+{
+	*out = NULL;
+	int r = validate_config(c, e);
+	if (r)
+		return r;
+	struct skiff_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return skiff_fail(e, ENOMEM, "out of memory");
+	vm->cfg = *c;
+	vm->vm_fd = -1;
+	vm->kvm.fd = -1;
+	vm->ncpus = c->cpus;
+	vm->log.level = c->log_level;
+	vm->log.out = c->log_out;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm->console.enabled = c->console_escape;
+	bus_init(&vm->pio, 0x10000);
+	bus_init(&vm->mmio, 0);
+	vm->host = (struct dev_host){
+		.ctx = vm,
+		.set_irq = host_set_irq,
+		.request_stop = host_request_stop,
+		.log = &vm->log,
+		.start_ns = c->start_ns ? c->start_ns : now_ns(),
+	};
+	if (vm->stop_efd < 0) {
+		r = skiff_fail(e, errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = vcpu_install_kick_signal()) < 0) {
+		skiff_fail(e, -r, "sigaction: %s", strerror(-r));
+		goto fail;
+	}
+	pvm_detect(&vm->pvm, NULL);
+	if ((r = build_cmdline(vm, e)) || (r = create_kvm_vm(vm, e)))
+		goto fail;
+	if (vm->pvm.active) {
+		int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
+		vm->pvm.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+		/* lpj depends on the TSC rate: rebuild the parameters now. */
+		free(vm->cmdline);
+		vm->cmdline = NULL;
+		if ((r = build_cmdline(vm, e)))
+			goto fail;
+		skiff_log(&vm->log, LOG_INFO, "KVM PVM host: work-arounds active (docs/pvm.md)");
+	}
+	if ((r = setup_memory(vm, e)) || (r = load_guest(vm, e)) ||
+	    (r = vm_devices_create(vm, e)) || (r = create_vcpus(vm, e)))
+		goto fail;
+	skiff_log(&vm->log, LOG_DEBUG, "kernel command line: %s", vm->cmdline);
+	*out = vm;
+	return 0;
+fail:
+	skiff_vm_destroy(vm);
+	return r;
+}
+
+/* Serve console input on the calling thread until the VM stops. Input the
+ * guest cannot take yet waits in `pending` (no busy loop: the UART signals
+ * space through an eventfd). */
+static void serve_console(struct skiff_vm *vm)
+{
+	uint8_t pending[256];
+	size_t npend = 0, off = 0;
+	bool in_open = vm->cfg.console_in >= 0;
+	int space_fd = vm_devices_console_space_fd(vm);
+	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
+		struct pollfd p[3] = {
+			{ .fd = vm->stop_efd, .events = POLLIN },
+			{ .fd = (in_open && npend == 0) ? vm->cfg.console_in : -1, .events = POLLIN },
+			{ .fd = npend ? space_fd : -1, .events = POLLIN },
+		};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_stop_error(vm, "poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents)
+			break;
+		if (p[2].revents) {
+			uint64_t v;
+			if (read(space_fd, &v, sizeof(v)) < 0) {
+				/* spurious wake-up; retry below */
+			}
+		}
+		if (p[1].revents) {
+			ssize_t n = read(vm->cfg.console_in, pending, sizeof(pending));
+			if (n <= 0) {
+				if (n < 0 && (errno == EINTR || errno == EAGAIN))
+					continue;
+				in_open = false;	/* EOF: the guest keeps running */
+				continue;
+			}
+			bool quit = false;
+			npend = console_escape_filter(&vm->console, pending, (size_t)n, &quit);
+			off = 0;
+			if (quit) {
+				vm_request_stop(vm, VM_STOP_QUIT, 0);
+				break;
+			}
+		}
+		if (npend) {
+			size_t took = vm_devices_console_input(vm, pending + off, npend);
+			off += took;
+			npend -= took;
+		}
+	}
+}
+
+int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (vm->ran) {
+		res->reason = VM_STOP_ERROR;
+		snprintf(res->msg, sizeof(res->msg), "a VM can only run once");
+		return -EALREADY;
+	}
+	vm->ran = true;
+	int r = 0;
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		r = vcpu_start(&vm->vcpus[i]);
+		if (r) {
+			vm_stop_error(vm, "cannot start the thread of vCPU %u: %s", i, strerror(-r));
+			break;
+		}
+	}
+	if (!r)
+		serve_console(vm);
+	for (uint32_t i = 0; i < vm->ncpus; i++) {
+		vcpu_kick(&vm->vcpus[i]);
+		if (vm->vcpus[i].thread_started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].thread_started = false;
+	}
+	res->reason = atomic_load(&vm->stop_reason);
+	res->code = vm->stop_code;
+	snprintf(res->msg, sizeof(res->msg), "%s", vm->stop_msg);
+	uint64_t unhandled = vm->pio.unhandled + vm->mmio.unhandled;
+	if (unhandled)
+		skiff_log(&vm->log, LOG_DEBUG, "%llu accesses hit no device",
+			  (unsigned long long)unhandled);
+	return r;
+}
+
+void skiff_vm_destroy(struct skiff_vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		for (uint32_t i = 0; i < vm->ncpus; i++) {
+			if (vm->vcpus[i].thread_started) {
+				vm_request_stop(vm, VM_STOP_QUIT, 0);
+				vcpu_kick(&vm->vcpus[i]);
+				pthread_join(vm->vcpus[i].thread, NULL);
+			}
+			if (vm->vcpus[i].vm)
+				vcpu_destroy(&vm->vcpus[i]);
+		}
+		free(vm->vcpus);
+	}
+	vm_devices_destroy(vm);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	gm_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	kvm_sys_close(&vm->kvm);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	free(vm->cpuid);
+	free(vm->cmdline);
+	pthread_mutex_destroy(&vm->stop_lock);
+	free(vm);
+}
+
+int skiff_exit_status(const struct skiff_result *res)
+{
+	switch (res->reason) {
+	case VM_STOP_POWEROFF:
+	case VM_STOP_QUIT:
+		return SKIFF_EXIT_OK;
+	case VM_STOP_RESET:
+		return SKIFF_EXIT_RESET;
+	case VM_STOP_TRIPLE_FAULT:
+		return SKIFF_EXIT_TRIPLE_FAULT;
+	case VM_STOP_DEBUG_EXIT:
+		return res->code & 0xff;
+	default:
+		return SKIFF_EXIT_ERROR;
+	}
+}

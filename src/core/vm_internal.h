@@ -1,0 +1,80 @@
+/* The VM's own state, shared by vm.c, vcpu.c, vm_devices.c and the PVM
+ * layer. Not part of the public API (see vm.h). */
+#ifndef SKIFF_VM_INTERNAL_H
+#define SKIFF_VM_INTERNAL_H
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "core/bus.h"
+#include "core/console.h"
+#include "core/devhost.h"
+#include "core/guest_mem.h"
+#include "core/kvm.h"
+#include "core/log.h"
+#include "core/vm.h"
+#include "arch/pvm.h"
+
+struct skiff_vm;
+
+/* One vCPU: its fd, its kvm_run page, its thread. Counters are per-vCPU and
+ * only written by the vCPU's own thread. */
+struct vcpu {
+	struct skiff_vm *vm;
+	uint32_t id;			/* index == APIC ID */
+	int fd;				/* KVM vCPU fd, owned */
+	struct kvm_run *run;		/* mmap of fd, run_size bytes */
+	pthread_t thread;
+	bool thread_started;
+	uint64_t exits;			/* all KVM_RUN returns */
+	uint64_t pio_exits, mmio_exits, emul_fixups;
+};
+
+struct vm_devices;	/* vm_devices.c */
+
+struct skiff_vm {
+	struct skiff_config cfg;	/* copy; strings point at owned copies below */
+	char *kernel_path, *initrd_path, *cmdline;	/* owned */
+	struct skiff_log log;
+	struct kvm_sys kvm;
+	int vm_fd;			/* owned */
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct dev_host host;		/* handed to every device */
+	struct vm_devices *devs;	/* owned */
+	struct pvm pvm;			/* PVM work-arounds; inert on hardware KVM */
+	struct kvm_cpuid2 *cpuid;	/* base CPUID table, owned */
+	uint32_t ncpus;
+	struct vcpu *vcpus;		/* ncpus entries, owned */
+	uint64_t entry, zero_page;	/* BSP boot state */
+
+	int stop_efd;			/* eventfd: "someone asked to stop" */
+	pthread_mutex_t stop_lock;	/* orders the first stop's reason/code/msg */
+	_Atomic int stop_reason;	/* enum vm_stop_reason; first set wins */
+	int stop_code;
+	char stop_msg[512];
+	struct console_escape console;	/* Ctrl-A x detection on console input */
+	bool ran;
+};
+
+/* vcpu.c */
+int vcpu_create(struct skiff_vm *vm, struct vcpu *v, uint32_t id, struct skiff_err *e);
+void vcpu_destroy(struct vcpu *v);
+int vcpu_start(struct vcpu *v);		/* spawn the thread; 0 or -errno */
+void vcpu_kick(struct vcpu *v);		/* force KVM_RUN to return */
+int vcpu_install_kick_signal(void);	/* idempotent */
+
+/* vm.c: stop with an error message (first stop wins). */
+void vm_stop_error(struct skiff_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code);
+
+/* vm_devices.c: create the platform devices and register their ranges;
+ * serve console input. */
+int vm_devices_create(struct skiff_vm *vm, struct skiff_err *e);
+void vm_devices_destroy(struct skiff_vm *vm);
+/* Feed host console bytes to the guest; returns bytes accepted. */
+size_t vm_devices_console_input(struct skiff_vm *vm, const uint8_t *buf, size_t len);
+/* eventfd that becomes readable when the guest has drained console input
+ * (-1 if none). */
+int vm_devices_console_space_fd(struct skiff_vm *vm);
+
+#endif

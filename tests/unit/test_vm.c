@@ -1,0 +1,207 @@
+/* In-process VM tests through the library API: several VMs in one process,
+ * real KVM, a tiny ELF guest generated here; and the errors users see. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/vm.h"
+
+#define GUEST_GPA 0x200000ULL
+
+/* Write an ELF64 executable with one PT_LOAD of `code` at GUEST_GPA. */
+static void write_elf(const char *path, const uint8_t *code, size_t len)
+{
+	struct {
+		Elf64_Ehdr eh;
+		Elf64_Phdr ph;
+	} h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
+	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
+	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	h.eh.e_ident[EI_VERSION] = EV_CURRENT;
+	h.eh.e_type = ET_EXEC;
+	h.eh.e_machine = EM_X86_64;
+	h.eh.e_version = EV_CURRENT;
+	h.eh.e_entry = GUEST_GPA;
+	h.eh.e_phoff = sizeof(Elf64_Ehdr);
+	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
+	h.eh.e_phentsize = sizeof(Elf64_Phdr);
+	h.eh.e_phnum = 1;
+	h.ph.p_type = PT_LOAD;
+	h.ph.p_flags = PF_R | PF_X;
+	h.ph.p_offset = sizeof(h);
+	h.ph.p_vaddr = h.ph.p_paddr = GUEST_GPA;
+	h.ph.p_filesz = h.ph.p_memsz = len;
+	h.ph.p_align = 0x1000;
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
+	assert_int_equal(fwrite(code, len, 1, f), 1);
+	fclose(f);
+}
+
+static bool have_kvm(void)
+{
+	return access("/dev/kvm", R_OK | W_OK) == 0;
+}
+
+/* mov $v, %al; out %al, $0xf4 */
+static void exit_guest(char *path, size_t cap, uint8_t v)
+{
+	const uint8_t code[] = { 0xb0, v, 0xe6, 0xf4 };
+	snprintf(path, cap, "/tmp/skiff-test-vm-%d-%u.elf", getpid(), v);
+	write_elf(path, code, sizeof(code));
+}
+
+static void config_for(struct skiff_config *c, const char *kernel)
+{
+	skiff_config_default(c);
+	c->kernel_path = kernel;
+	c->mem_mib = 32;
+	c->console_in = -1;
+	c->console_out = -1;
+	c->log_level = LOG_ERROR;
+}
+
+struct runner {
+	struct skiff_vm *vm;
+	struct skiff_result res;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner *r = arg;
+	skiff_vm_run(r->vm, &r->res);
+	return NULL;
+}
+
+/* Two VMs live and run at once in one process and each reports its own code. */
+static void test_two_vms_in_one_process(void **state)
+{
+	(void)state;
+	if (!have_kvm())
+		skip();
+	char p1[128], p2[128];
+	exit_guest(p1, sizeof(p1), 17);
+	exit_guest(p2, sizeof(p2), 99);
+	struct skiff_config c1, c2;
+	config_for(&c1, p1);
+	config_for(&c2, p2);
+	c2.cpus = 2;
+	struct skiff_err e = { { 0 } };
+	struct runner r1 = { 0 }, r2 = { 0 };
+	assert_int_equal(skiff_vm_create(&c1, &r1.vm, &e), 0);
+	assert_int_equal(skiff_vm_create(&c2, &r2.vm, &e), 0);
+	pthread_t t1, t2;
+	pthread_create(&t1, NULL, run_thread, &r1);
+	pthread_create(&t2, NULL, run_thread, &r2);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_int_equal(r1.res.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(r1.res.code, 17);
+	assert_int_equal(r2.res.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(r2.res.code, 99);
+	assert_int_equal(skiff_exit_status(&r2.res), 99);
+	skiff_vm_destroy(r1.vm);
+	skiff_vm_destroy(r2.vm);
+	unlink(p1);
+	unlink(p2);
+}
+
+/* Creating and destroying many VMs leaks no fds. */
+static void test_teardown_releases_fds(void **state)
+{
+	(void)state;
+	if (!have_kvm())
+		skip();
+	char p[128];
+	exit_guest(p, sizeof(p), 5);
+	int before = dup(0);
+	close(before);
+	for (int i = 0; i < 5; i++) {
+		struct skiff_config c;
+		config_for(&c, p);
+		c.cpus = 2;
+		struct skiff_err e = { { 0 } };
+		struct skiff_vm *vm;
+		assert_int_equal(skiff_vm_create(&c, &vm, &e), 0);
+		struct skiff_result res;
+		assert_int_equal(skiff_vm_run(vm, &res), 0);
+		assert_int_equal(res.code, 5);
+		skiff_vm_destroy(vm);
+	}
+	int after = dup(0);
+	close(after);
+	assert_int_equal(before, after);
+	unlink(p);
+}
+
+static void expect_create_error(struct skiff_config *c, int err, const char *word)
+{
+	struct skiff_err e = { { 0 } };
+	struct skiff_vm *vm = NULL;
+	int r = skiff_vm_create(c, &vm, &e);
+	assert_int_equal(r, -err);
+	assert_null(vm);
+	if (!strstr(e.msg, word))
+		fail_msg("message '%s' does not mention '%s'", e.msg, word);
+}
+
+static void test_config_errors(void **state)
+{
+	(void)state;
+	struct skiff_config c;
+	config_for(&c, "/nonexistent/kernel");
+	c.cpus = 0;
+	expect_create_error(&c, EINVAL, "vCPU");
+	c.cpus = 1;
+	c.mem_mib = 1;
+	expect_create_error(&c, EINVAL, "too small");
+	c.mem_mib = 32;
+	char big[5000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	c.cmdline = big;
+	expect_create_error(&c, E2BIG, "command line");
+}
+
+static void test_kvm_errors(void **state)
+{
+	(void)state;
+	struct skiff_config c;
+	config_for(&c, "/nonexistent/kernel");
+	c.kvm_path = "/nonexistent/kvm";
+	expect_create_error(&c, ENOENT, "/nonexistent/kvm");
+	c.kvm_path = "/dev/null";	/* opens, but is not KVM */
+	expect_create_error(&c, EPROTO, "API version");
+}
+
+static void test_missing_kernel(void **state)
+{
+	(void)state;
+	if (!have_kvm())
+		skip();
+	struct skiff_config c;
+	config_for(&c, "/nonexistent/kernel");
+	expect_create_error(&c, ENOENT, "/nonexistent/kernel");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_vms_in_one_process),
+		cmocka_unit_test(test_teardown_releases_fds),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_kvm_errors),
+		cmocka_unit_test(test_missing_kernel),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
