@@ -209,6 +209,7 @@ static int load_guest(struct skiff_vm *vm, struct skiff_err *e)
 	}
 	struct acpi_params ap;
 	acpi_params_default(&ap, vm->ncpus);
+	ap.ioapic_id = 0;	/* KVM's in-kernel IOAPIC resets its ID register to 0 */
 	uint64_t rsdp = 0;
 	r = acpi_build(&vm->mem, &ap, &rsdp, e);
 	if (r)
