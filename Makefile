@@ -4,7 +4,9 @@ CC       ?= gcc
 VERSION  := 0.1.0
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+# Flags skiff always needs; CFLAGS (optimisation, debug) and EXTRA_CFLAGS
+# (sanitizers) can be set on the command line without losing these.
+ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
             -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP
 LDLIBS   += -lpthread
 
@@ -21,19 +23,19 @@ all: $(BUILD)/skiff $(BUILD)/libskiff.a
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libskiff.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/skiff: $(CLI_OBJ) $(BUILD)/libskiff.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit and in-process integration tests (cmocka), linked against the library.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libskiff.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libskiff.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(BUILD)/libskiff.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
@@ -43,14 +45,16 @@ guests:
 
 # ASan + UBSan build of everything, in its own build directory.
 sanitize:
-	$(MAKE) BUILD=build/san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build/san CFLAGS="-O1 -g" \
+		EXTRA_CFLAGS="-Werror -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" all unit
 
 deps:
 	./scripts/install-deps
 
+# CI builds warning-free under gcc (main build) and clang (sanitizer build).
 check: deps
-	$(MAKE) all unit guests
+	$(MAKE) all unit guests EXTRA_CFLAGS=-Werror
 	$(MAKE) sanitize CC=clang
 	./tests/run-tests
 

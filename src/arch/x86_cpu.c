@@ -31,15 +31,16 @@ static int set_msrs(int fd)
 		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
 	};
 	enum { N = sizeof(defaults) / sizeof(defaults[0]) };
-	struct {
+	/* struct kvm_msrs ends in a flexible array: build it in a buffer. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[N];
+		uint8_t bytes[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
 	} m;
 	memset(&m, 0, sizeof(m));
 	m.hdr.nmsrs = N;
 	for (int i = 0; i < N; i++) {
-		m.e[i].index = defaults[i].index;
-		m.e[i].data = defaults[i].data;
+		m.hdr.entries[i].index = defaults[i].index;
+		m.hdr.entries[i].data = defaults[i].data;
 	}
 	int r = ioctl(fd, KVM_SET_MSRS, &m);
 	if (r < 0)

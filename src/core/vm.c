@@ -118,28 +118,29 @@ static int validate_config(const struct skiff_config *c, struct skiff_err *e)
 static int setup_gsi_routing(struct skiff_vm *vm)
 {
 	enum { MAX = 40 };
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[MAX];
+	union {
+		struct kvm_irq_routing hdr;	/* ends in a flexible array */
+		uint8_t bytes[sizeof(struct kvm_irq_routing) + MAX * sizeof(struct kvm_irq_routing_entry)];
 	} rt;
 	memset(&rt, 0, sizeof(rt));
+	struct kvm_irq_routing_entry *e = rt.hdr.entries;
 	uint32_t n = 0;
 	for (uint32_t gsi = 0; gsi < 16; gsi++) {
 		if (gsi == 2)
 			continue;	/* the slave PIC's cascade */
-		rt.e[n].gsi = gsi;
-		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		rt.e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-		rt.e[n].u.irqchip.pin = gsi % 8;
+		e[n].gsi = gsi;
+		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+		e[n].u.irqchip.pin = gsi % 8;
 		n++;
 	}
 	for (uint32_t gsi = 0; gsi < 24; gsi++) {
 		if (gsi == 2)
 			continue;
-		rt.e[n].gsi = gsi;
-		rt.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		rt.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		rt.e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
+		e[n].gsi = gsi;
+		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
 		n++;
 	}
 	rt.hdr.nr = n;
