@@ -18,7 +18,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check deps demo guests sanitize bench unit
+.PHONY: all clean check deps demo guests sanitize bench unit fuzz
 all: $(BUILD)/skiff $(BUILD)/libskiff.a
 
 $(BUILD)/%.o: %.c
@@ -53,9 +53,19 @@ deps:
 	./scripts/install-deps
 
 # CI builds warning-free under gcc (main build) and clang (sanitizer build).
+# libFuzzer targets for guest-facing parsers (clang only), one per tests/fuzz/*.c.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -g -O1 -Isrc -Wall -Wextra \
+		-Wno-unused-parameter -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) -lpthread
+fuzz: $(FUZZ_BIN)
+
 check: deps
 	$(MAKE) all unit guests EXTRA_CFLAGS=-Werror
 	$(MAKE) sanitize CC=clang
+	$(MAKE) fuzz
 	./tests/run-tests
 
 demo: deps
