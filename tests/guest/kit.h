@@ -1,6 +1,7 @@
 /* The guest kit's C library. Payloads run at CPL3 with IOPL=3 and interrupts
  * off, on an identity map of all RAM (user pages), so they use port I/O and
- * MMIO directly. A payload defines payload_main(); its return value becomes
+ * MMIO directly (on KVM PVM, IN/OUT at CPL3 trap and the kit performs them at
+ * CPL0, see below). A payload defines payload_main(); its return value becomes
  * the exit status through the debug-exit port 0xf4 (0 is indistinguishable
  * from power-off in skiff, so tests expect non-zero codes such as 42).
  *

@@ -6,6 +6,11 @@
  * this file does the least it can with plain instructions and hands over to
  * C at CPL3 (IOPL=3, interrupts off) as early as possible.
  *
+ * What runs at CPL0 after set-up: the exception handlers (report and exit
+ * 0x80 + vector), the kernel calls (ud2 with RAX = KIT_KCALL_MAGIC, see
+ * kit_layout.h), and the emulation of IN/OUT that fault at CPL3 because KVM
+ * PVM does not give guest CPL3 code its IOPL.
+ *
  * Entry paths, all ending in cpu_enter (CPL0, 64-bit, kit page tables):
  *   _start      skiff / Linux 64-bit boot protocol: long mode, RSI = zero page
  *   pvh_entry32 Xen PVH (QEMU -M microvm): 32-bit, paging off, EBX = hvm_start_info
