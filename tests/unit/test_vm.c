@@ -72,6 +72,68 @@ static void config_for(struct skiff_config *c, const char *kernel)
 	c->log_level = LOG_ERROR;
 }
 
+/* Run the guest image `img` (loaded at GUEST_GPA) and return its result. */
+static void run_image(const uint8_t *img, size_t len, struct skiff_result *res)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/tmp/skiff-test-img-%d.elf", getpid());
+	write_elf(path, img, len);
+	struct skiff_config c;
+	config_for(&c, path);
+	struct skiff_err e = { { 0 } };
+	struct skiff_vm *vm;
+	assert_int_equal(skiff_vm_create(&c, &vm, &e), 0);
+	assert_int_equal(skiff_vm_run(vm, res), 0);
+	skiff_vm_destroy(vm);
+	unlink(path);
+}
+
+/* fwait at CPL0 then exit 42: on PVM the host's emulator fails on fwait and
+ * the PVM layer skips it; on hardware KVM it simply executes. */
+static void test_guest_fwait(void **state)
+{
+	(void)state;
+	if (!have_kvm())
+		skip();
+	const uint8_t code[] = { 0x9b, 0xb0, 42, 0xe6, 0xf4 };
+	struct skiff_result res;
+	run_image(code, sizeof(code), &res);
+	assert_int_equal(res.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(res.code, 42);
+}
+
+/* int3 at CPL0 with an IDT whose vector 3 exits 43: the #BP must reach the
+ * guest's handler (on PVM through the PVM layer's injection). Falling
+ * through instead exits 99. */
+static void test_guest_int3_reaches_handler(void **state)
+{
+	(void)state;
+	if (!have_kvm())
+		skip();
+	uint8_t img[0x300] = { 0 };
+	const uint64_t idtr = GUEST_GPA + 0x100, idt = GUEST_GPA + 0x200, handler = GUEST_GPA + 0x80;
+	uint8_t *p = img;
+	*p++ = 0x48, *p++ = 0xb8;			/* mov $idtr, %rax */
+	memcpy(p, &idtr, 8), p += 8;
+	*p++ = 0x0f, *p++ = 0x01, *p++ = 0x18;		/* lidt (%rax) */
+	*p++ = 0xcc;					/* int3 */
+	*p++ = 0xb0, *p++ = 99, *p++ = 0xe6, *p++ = 0xf4;	/* exit 99 */
+	const uint8_t h[] = { 0xb0, 43, 0xe6, 0xf4 };	/* handler: exit 43 */
+	memcpy(img + 0x80, h, sizeof(h));
+	const uint16_t limit = 16 * 4 - 1;
+	memcpy(img + 0x100, &limit, 2);
+	memcpy(img + 0x102, &idt, 8);
+	uint8_t *g = img + 0x200 + 16 * 3;		/* 64-bit interrupt gate, vector 3 */
+	g[0] = handler & 0xff, g[1] = (handler >> 8) & 0xff;
+	g[2] = 0x10, g[3] = 0;				/* CS = boot code selector */
+	g[4] = 0, g[5] = 0x8e;				/* P, DPL0, interrupt gate */
+	g[6] = (handler >> 16) & 0xff, g[7] = (handler >> 24) & 0xff;
+	struct skiff_result res;
+	run_image(img, sizeof(img), &res);
+	assert_int_equal(res.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(res.code, 43);
+}
+
 struct runner {
 	struct skiff_vm *vm;
 	struct skiff_result res;
@@ -200,6 +262,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_vms_in_one_process),
 		cmocka_unit_test(test_teardown_releases_fds),
+		cmocka_unit_test(test_guest_fwait),
+		cmocka_unit_test(test_guest_int3_reaches_handler),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_kvm_errors),
 		cmocka_unit_test(test_missing_kernel),

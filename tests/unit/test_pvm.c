@@ -1,0 +1,92 @@
+/* The PVM layer is inert unless detected, and its kernel parameters are
+ * added once, never over the user's own. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+#include "arch/pvm.h"
+
+static void test_detect(void **state)
+{
+	(void)state;
+	struct pvm p;
+	pvm_detect(&p, "/nonexistent/kvm_pvm");
+	assert_false(p.active);
+	pvm_detect(&p, "/");	/* any existing directory stands for the module */
+	assert_true(p.active);
+}
+
+static void test_inactive_is_inert(void **state)
+{
+	(void)state;
+	struct pvm p;
+	pvm_detect(&p, "/nonexistent/kvm_pvm");
+	char cmd[64] = "console=ttyS0";
+	assert_int_equal(pvm_add_kernel_params(&p, cmd, sizeof(cmd)), 0);
+	assert_string_equal(cmd, "console=ttyS0");
+	assert_int_equal(pvm_probe_cpuid(&p, -1, NULL, NULL), 0);
+	struct kvm_run run;
+	memset(&run, 0, sizeof(run));
+	run.exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run.internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	char why[128];
+	assert_false(pvm_handle_internal_error(&p, -1, &run, NULL, why, sizeof(why)));
+}
+
+static void test_params_added_once(void **state)
+{
+	(void)state;
+	struct pvm p;
+	pvm_detect(&p, "/");
+	p.tsc_khz = 2000000;
+	char cmd[1024] = "console=ttyS0 lpj=1234 nokaslr";
+	assert_int_equal(pvm_add_kernel_params(&p, cmd, sizeof(cmd)), 0);
+	assert_non_null(strstr(cmd, "cryptomgr.notests=1"));
+	assert_non_null(strstr(cmd, "noxsave"));
+	assert_non_null(strstr(cmd, "clearcpuid="));
+	/* the user's lpj and nokaslr stay, once */
+	assert_non_null(strstr(cmd, "lpj=1234"));
+	assert_null(strstr(cmd, "lpj=8000000"));
+	assert_null(strstr(strstr(cmd, "nokaslr") + 1, "nokaslr"));
+	/* applying twice changes nothing */
+	char again[1024];
+	strcpy(again, cmd);
+	assert_int_equal(pvm_add_kernel_params(&p, again, sizeof(again)), 0);
+	assert_string_equal(again, cmd);
+}
+
+static void test_params_lpj_from_tsc(void **state)
+{
+	(void)state;
+	struct pvm p;
+	pvm_detect(&p, "/");
+	p.tsc_khz = 2000000;	/* 2 GHz, HZ=250 -> 8,000,000 loops per jiffy */
+	char cmd[1024] = "";
+	assert_int_equal(pvm_add_kernel_params(&p, cmd, sizeof(cmd)), 0);
+	assert_non_null(strstr(cmd, "lpj=8000000"));
+	assert_true(cmd[0] != ' ');
+}
+
+static void test_params_too_long(void **state)
+{
+	(void)state;
+	struct pvm p;
+	pvm_detect(&p, "/");
+	char cmd[40] = "console=ttyS0";
+	assert_int_equal(pvm_add_kernel_params(&p, cmd, sizeof(cmd)), -ENAMETOOLONG);
+	assert_true(strlen(cmd) < sizeof(cmd));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_inactive_is_inert),
+		cmocka_unit_test(test_params_added_once),
+		cmocka_unit_test(test_params_lpj_from_tsc),
+		cmocka_unit_test(test_params_too_long),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
