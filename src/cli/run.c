@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +30,8 @@ void cli_run_usage(FILE *f)
 		"\n"
 		"Exit status: 0 guest powered off (or Ctrl-A x), 1 VMM error,\n"
 		"2 usage error, 3 guest reset, 4 guest triple fault,\n"
-		"v when the guest writes v to I/O port 0xf4 (isa-debug-exit).\n",
+		"v when the guest writes v to I/O port 0xf4 (isa-debug-exit),\n"
+		"128+n when skiff is stopped by signal n (SIGINT, SIGTERM, SIGHUP).\n",
 		SKIFF_MAX_VCPUS, SKIFF_MIN_MEM_MIB);
 }
 
@@ -62,6 +64,7 @@ static const char *reason_text(const struct skiff_result *r)
 	case VM_STOP_TRIPLE_FAULT: return "the guest triple-faulted (CPU shutdown)";
 	case VM_STOP_DEBUG_EXIT: return "the guest wrote to the debug-exit port";
 	case VM_STOP_QUIT: return "quit from the console";
+	case VM_STOP_SIGNAL: return "stopped by a signal";
 	default: return "VMM error";
 	}
 }
@@ -125,14 +128,26 @@ int cmd_run(int argc, char **argv)
 	if (!cfg.kernel_path)
 		return usage_error("%s", "no kernel given: use --kernel PATH");
 
+	/* SIGINT/SIGTERM/SIGHUP stop the VM cleanly (so the terminal is
+	 * restored): they are blocked in every thread and read from a signalfd
+	 * by the console loop. Blocked before the vCPU threads exist, so they
+	 * inherit the mask. */
+	sigset_t stop_sigs;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
+	cfg.stop_signal_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC);
+	/* A dead reader of our stdout must not kill us mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+
 	struct skiff_err err = { { 0 } };
 	struct skiff_vm *vm;
 	if (skiff_vm_create(&cfg, &vm, &err) < 0) {
 		fprintf(stderr, "skiff: error: %s\n", err.msg);
 		return SKIFF_EXIT_ERROR;
 	}
-	/* A dead reader of our stdout must not kill us mid-write. */
-	signal(SIGPIPE, SIG_IGN);
 	struct console_tty tty;
 	console_tty_raw(&tty, cfg.console_in);
 	struct skiff_result res;

@@ -15,6 +15,7 @@ enum vm_stop_reason {
 	VM_STOP_DEBUG_EXIT,	/* guest wrote `code` to the isa-debug-exit port 0xf4 */
 	VM_STOP_QUIT,		/* the user pressed the console escape (Ctrl-A x) */
 	VM_STOP_ERROR,		/* a VMM error; the VM's result carries the message */
+	VM_STOP_SIGNAL,		/* the host sent skiff a signal; `code` is its number */
 };
 
 struct dev_host {

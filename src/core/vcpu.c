@@ -134,6 +134,7 @@ static bool handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTERNAL_ERROR:
 		if (pvm_handle_internal_error(&v->vm->pvm, v->fd, run, &v->vm->mem, why, sizeof(why))) {
 			v->emul_fixups++;
+			skiff_log(&v->vm->log, LOG_DEBUG, "vCPU %u: worked around: %s", v->id, why);
 			return true;
 		}
 		report_regs(v, why);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ void skiff_config_default(struct skiff_config *c)
 	c->console_in = 0;
 	c->console_out = 1;
 	c->console_escape = true;
+	c->stop_signal_fd = -1;
 	c->log_level = LOG_INFO;
 }
 
@@ -313,10 +315,17 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 			goto fail;
 		skiff_log(&vm->log, LOG_INFO, "KVM PVM host: work-arounds active (docs/pvm.md)");
 	}
-	if ((r = setup_memory(vm, e)) || (r = load_guest(vm, e)) ||
-	    (r = vm_devices_create(vm, e)) || (r = create_vcpus(vm, e)))
+	uint64_t t_kvm = now_ns();
+	if ((r = setup_memory(vm, e)) || (r = load_guest(vm, e)))
 		goto fail;
+	uint64_t t_load = now_ns();
+	if ((r = vm_devices_create(vm, e)) || (r = create_vcpus(vm, e)))
+		goto fail;
+	uint64_t t_vcpus = now_ns();
 	skiff_log(&vm->log, LOG_DEBUG, "kernel command line: %s", vm->cmdline);
+	skiff_log(&vm->log, LOG_DEBUG, "set-up: %llu us to KVM VM, %llu us memory and images, "
+		  "%llu us devices and vCPUs", (unsigned long long)(t_kvm - vm->host.start_ns) / 1000,
+		  (unsigned long long)(t_load - t_kvm) / 1000, (unsigned long long)(t_vcpus - t_load) / 1000);
 	*out = vm;
 	return 0;
 fail:
@@ -334,12 +343,13 @@ static void serve_console(struct skiff_vm *vm)
 	bool in_open = vm->cfg.console_in >= 0;
 	int space_fd = vm_devices_console_space_fd(vm);
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = vm->stop_efd, .events = POLLIN },
 			{ .fd = (in_open && npend == 0) ? vm->cfg.console_in : -1, .events = POLLIN },
 			{ .fd = npend ? space_fd : -1, .events = POLLIN },
+			{ .fd = vm->cfg.stop_signal_fd, .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_stop_error(vm, "poll: %s", strerror(errno));
@@ -347,6 +357,13 @@ static void serve_console(struct skiff_vm *vm)
 		}
 		if (p[0].revents)
 			break;
+		if (p[3].revents) {
+			struct signalfd_siginfo si;
+			if (read(vm->cfg.stop_signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				vm_request_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
+				break;
+			}
+		}
 		if (p[2].revents) {
 			uint64_t v;
 			if (read(space_fd, &v, sizeof(v)) < 0) {
@@ -354,7 +371,8 @@ static void serve_console(struct skiff_vm *vm)
 			}
 		}
 		if (p[1].revents) {
-			ssize_t n = read(vm->cfg.console_in, pending, sizeof(pending));
+			/* One byte short: the escape filter may expand by one. */
+			ssize_t n = read(vm->cfg.console_in, pending, sizeof(pending) - 1);
 			if (n <= 0) {
 				if (n < 0 && (errno == EINTR || errno == EAGAIN))
 					continue;
@@ -455,6 +473,8 @@ int skiff_exit_status(const struct skiff_result *res)
 		return SKIFF_EXIT_TRIPLE_FAULT;
 	case VM_STOP_DEBUG_EXIT:
 		return res->code & 0xff;
+	case VM_STOP_SIGNAL:
+		return 128 + (res->code & 0x7f);
 	default:
 		return SKIFF_EXIT_ERROR;
 	}

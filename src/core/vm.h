@@ -28,6 +28,8 @@ struct skiff_config {
 	int console_in;			/* fd read for guest serial input; -1: none */
 	int console_out;		/* fd for guest serial output; -1: discard */
 	bool console_escape;		/* honour Ctrl-A x on console_in */
+	int stop_signal_fd;		/* signalfd: a signal read here stops the VM
+					 * (VM_STOP_SIGNAL); -1: none. Not owned. */
 	bool no_pvm_params;		/* PVM host: do not add kernel parameters */
 	int log_level;			/* enum skiff_log_level */
 	FILE *log_out;			/* NULL: stderr */
@@ -68,7 +70,7 @@ void skiff_vm_destroy(struct skiff_vm *vm);
 
 /* Process exit status for a result (documented in README.md):
  * 0 power-off, 1 VMM error, 3 reset, 4 triple fault, v for debug-exit v,
- * 0 for a user quit. */
+ * 0 for a user quit, 128 + n for signal n. */
 int skiff_exit_status(const struct skiff_result *res);
 
 #define SKIFF_EXIT_OK		0
