@@ -179,7 +179,32 @@ static void test_two_vms_in_one_process(void **state)
 	unlink(p2);
 }
 
-/* Creating and destroying many VMs leaks no fds. */
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, c;
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static int count_threads(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Creating, running and destroying VMs leaks no fds, threads or mappings. */
 static void test_teardown_releases_fds(void **state)
 {
 	(void)state;
@@ -189,6 +214,7 @@ static void test_teardown_releases_fds(void **state)
 	exit_guest(p, sizeof(p), 5);
 	int before = dup(0);
 	close(before);
+	int maps_before = count_lines("/proc/self/maps"), threads_before = count_threads();
 	for (int i = 0; i < 5; i++) {
 		struct skiff_config c;
 		config_for(&c, p);
@@ -204,6 +230,8 @@ static void test_teardown_releases_fds(void **state)
 	int after = dup(0);
 	close(after);
 	assert_int_equal(before, after);
+	assert_int_equal(count_threads(), threads_before);
+	assert_int_equal(count_lines("/proc/self/maps"), maps_before);
 	unlink(p);
 }
 
