@@ -149,6 +149,39 @@ static int setup_gsi_routing(struct skiff_vm *vm)
 	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0 ? -errno : 0;
 }
 
+/* On a PVM host the CPUID probe runs a throw-away VM, whose creation and
+ * teardown wait on the host kernel for milliseconds; it runs on its own
+ * thread while the main VM is set up. Elsewhere it is a no-op. */
+static void *cpuid_probe_thread(void *arg)
+{
+	struct skiff_vm *vm = arg;
+	vm->probe_result = pvm_probe_cpuid(&vm->pvm, vm->kvm.fd, vm->cpuid, &vm->probe_err);
+	return NULL;
+}
+
+static int cpuid_probe_start(struct skiff_vm *vm, struct skiff_err *e)
+{
+	vm->cpuid = x86_cpuid_supported(vm->kvm.fd);
+	if (!vm->cpuid)
+		return skiff_fail(e, EIO, "KVM_GET_SUPPORTED_CPUID failed");
+	if (!vm->pvm.active)
+		return 0;
+	int r = pthread_create(&vm->probe_thread, NULL, cpuid_probe_thread, vm);
+	if (r)
+		return skiff_fail(e, r, "cannot start the CPUID probe thread: %s", strerror(r));
+	vm->probe_started = true;
+	return 0;
+}
+
+static int cpuid_probe_join(struct skiff_vm *vm)
+{
+	if (vm->probe_started) {
+		pthread_join(vm->probe_thread, NULL);
+		vm->probe_started = false;
+	}
+	return vm->probe_result;
+}
+
 static int create_kvm_vm(struct skiff_vm *vm, struct skiff_err *e)
 {
 	int r = kvm_sys_open(&vm->kvm, vm->cfg.kvm_path, e);
@@ -157,6 +190,8 @@ static int create_kvm_vm(struct skiff_vm *vm, struct skiff_err *e)
 	if ((int)vm->ncpus > vm->kvm.max_vcpus)
 		return skiff_fail(e, EINVAL, "%u vCPUs requested; this host's KVM allows %d",
 				  vm->ncpus, vm->kvm.max_vcpus);
+	if ((r = cpuid_probe_start(vm, e)))
+		return r;
 	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return skiff_fail(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
@@ -243,12 +278,11 @@ static int build_cmdline(struct skiff_vm *vm, struct skiff_err *e)
 
 static int create_vcpus(struct skiff_vm *vm, struct skiff_err *e)
 {
-	vm->cpuid = x86_cpuid_supported(vm->kvm.fd);
-	if (!vm->cpuid)
-		return skiff_fail(e, EIO, "KVM_GET_SUPPORTED_CPUID failed");
-	int r = pvm_probe_cpuid(&vm->pvm, vm->kvm.fd, vm->cpuid, e);
-	if (r)
+	int r = cpuid_probe_join(vm);
+	if (r) {
+		*e = vm->probe_err;
 		return r;
+	}
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return skiff_fail(e, ENOMEM, "out of memory");
@@ -434,6 +468,7 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 {
 	if (!vm)
 		return;
+	cpuid_probe_join(vm);
 	if (vm->vcpus) {
 		for (uint32_t i = 0; i < vm->ncpus; i++) {
 			if (vm->vcpus[i].thread_started) {

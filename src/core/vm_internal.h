@@ -43,6 +43,10 @@ struct skiff_vm {
 	struct vm_devices *devs;	/* owned */
 	struct pvm pvm;			/* PVM work-arounds; inert on hardware KVM */
 	struct kvm_cpuid2 *cpuid;	/* base CPUID table, owned */
+	pthread_t probe_thread;		/* PVM CPUID probe, see vm.c */
+	bool probe_started;
+	int probe_result;		/* 0 or -errno, with probe_err */
+	struct skiff_err probe_err;
 	uint32_t ncpus;
 	struct vcpu *vcpus;		/* ncpus entries, owned */
 	uint64_t entry, zero_page;	/* BSP boot state */
