@@ -16,7 +16,7 @@
 LINUX_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SKIFF=${SKIFF:-$LINUX_TOP/build/skiff}
 LINUX_CMDLINE=${LINUX_CMDLINE:-console=ttyS0 reboot=k panic=1}
-LINUX_TIMEOUT=${LINUX_TIMEOUT:-900}
+LINUX_TIMEOUT=${LINUX_TIMEOUT:-1200}
 
 # LINUX_PVM=1/0 overrides the detection (to exercise both paths of these scripts).
 is_pvm() {
