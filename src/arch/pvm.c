@@ -162,10 +162,33 @@ out:
 	return 0;
 }
 
+/* KVM paravirtual features (KVM API document, "KVM CPUID bits") whose guest
+ * side issues hypercalls. Under PVM a hypercall from guest CPL0 never
+ * completes: KVM "fixes" the VMCALL and re-executes it, which PVM emulates
+ * again, for ever (measured: a 2-vCPU Linux boot spun on KVM_HC_KICK_CPU
+ * from the PV spinlock code). The guest honours KVM's table for these
+ * leaves, so hiding the features keeps it off those paths. */
+#define KVM_CPUID_FEATURES_LEAF	0x40000001
+#define KVM_FEATURE_PV_UNHALT_BIT	7	/* PV spinlocks: KVM_HC_KICK_CPU */
+#define KVM_FEATURE_PV_SEND_IPI_BIT	11	/* KVM_HC_SEND_IPI */
+#define KVM_FEATURE_PV_SCHED_YIELD_BIT	13	/* KVM_HC_SCHED_YIELD */
+
+void pvm_hide_hypercall_features(const struct pvm *p, struct kvm_cpuid2 *cpuid)
+{
+	if (!p->active)
+		return;
+	const uint32_t mask = (1u << KVM_FEATURE_PV_UNHALT_BIT) | (1u << KVM_FEATURE_PV_SEND_IPI_BIT) |
+			      (1u << KVM_FEATURE_PV_SCHED_YIELD_BIT);
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == KVM_CPUID_FEATURES_LEAF)
+			cpuid->entries[i].eax &= ~mask;
+}
+
 int pvm_probe_cpuid(struct pvm *p, int kvm_fd, struct kvm_cpuid2 *cpuid, struct skiff_err *e)
 {
 	if (!p->active)
 		return 0;
+	pvm_hide_hypercall_features(p, cpuid);
 	struct guest_mem gm;
 	if (gm_init(&gm, PROBE_MEM))
 		return skiff_fail(e, ENOMEM, "PVM CPUID probe: out of memory");

@@ -33,6 +33,12 @@ int pvm_add_kernel_params(const struct pvm *p, char *cmdline, size_t cap);
  * that KVM and the guest agree. No-op when inactive. Returns 0 or -errno. */
 int pvm_probe_cpuid(struct pvm *p, int kvm_fd, struct kvm_cpuid2 *cpuid, struct skiff_err *e);
 
+/* Clear the KVM paravirtual features whose guest side uses hypercalls
+ * (PV spinlock kick, PV IPIs, PV sched yield) from leaf 0x40000001 of
+ * `cpuid`: under PVM a guest hypercall never completes. Called by
+ * pvm_probe_cpuid(); no-op when inactive. */
+void pvm_hide_hypercall_features(const struct pvm *p, struct kvm_cpuid2 *cpuid);
+
 /* Handle a KVM_EXIT_INTERNAL_ERROR on `vcpu_fd`. Returns true if the exit was
  * a known emulator gap that was worked around (the vCPU may be re-entered),
  * false otherwise (then `why` describes the failure). */

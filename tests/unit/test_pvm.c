@@ -79,6 +79,29 @@ static void test_params_too_long(void **state)
 	assert_true(strlen(cmd) < sizeof(cmd));
 }
 
+static void test_hypercall_features_hidden(void **state)
+{
+	(void)state;
+	union {	/* kvm_cpuid2 ends in a flexible array */
+		struct kvm_cpuid2 hdr;
+		uint8_t bytes[sizeof(struct kvm_cpuid2) + 2 * sizeof(struct kvm_cpuid_entry2)];
+	} c;
+	memset(&c, 0, sizeof(c));
+	c.hdr.nent = 2;
+	c.hdr.entries[0].function = 0x40000001;
+	c.hdr.entries[0].eax = 0x01007efb;	/* what KVM offers on the dev host */
+	c.hdr.entries[1].function = 0x1;
+	c.hdr.entries[1].eax = 0xffffffff;
+	struct pvm p;
+	pvm_detect(&p, "/nonexistent/kvm_pvm");
+	pvm_hide_hypercall_features(&p, &c.hdr);
+	assert_int_equal(c.hdr.entries[0].eax, 0x01007efb);	/* inert on hardware KVM */
+	pvm_detect(&p, "/");
+	pvm_hide_hypercall_features(&p, &c.hdr);
+	assert_int_equal(c.hdr.entries[0].eax, 0x01007efb & ~((1u << 7) | (1u << 11) | (1u << 13)));
+	assert_int_equal(c.hdr.entries[1].eax, 0xffffffff);	/* other leaves untouched */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_params_added_once),
 		cmocka_unit_test(test_params_lpj_from_tsc),
 		cmocka_unit_test(test_params_too_long),
+		cmocka_unit_test(test_hypercall_features_hidden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
