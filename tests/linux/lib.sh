@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by the slow Linux tests (tests/linux/test_*.sh) and bench/linux-boot.
 # Source it; it defines functions and sets nothing until they are called.
 #
