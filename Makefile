@@ -18,7 +18,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check deps demo guests sanitize bench unit fuzz
+.PHONY: all clean check deps demo guests sanitize bench unit fuzz guest
 all: $(BUILD)/skiff $(BUILD)/libskiff.a
 
 $(BUILD)/%.o: %.c
@@ -67,6 +67,11 @@ check: deps
 	$(MAKE) sanitize CC=clang
 	$(MAKE) fuzz
 	./tests/run-tests
+
+# skiff's own guest kernel and images (issue 3): builds or reuses them and
+# prints kernel=PATH, initrd=PATH, rootfs=PATH.
+guest:
+	@./guest/make-guest
 
 demo: deps
 	$(MAKE) all
