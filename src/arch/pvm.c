@@ -57,6 +57,12 @@ int pvm_add_kernel_params(const struct pvm *p, char *cmdline, size_t cap)
 		{ "nowatchdog", NULL }, { "tsc", "reliable" }, { "no_timer_check", NULL },
 		{ "lpj", lpj[0] ? lpj : NULL }, { "nokaslr", NULL }, { "mitigations", "off" },
 		{ "init_on_alloc", "0" },
+		/* Guest user mode sees the host's XCR0 (AVX, AVX-512) while the kernel,
+		 * with noxsave, saves only x87/SSE state on a context switch: AVX
+		 * registers leak between processes and glibc's AVX memcpy corrupts
+		 * data (pipelines segfaulted 1-5 times in 6). The kernel hands this
+		 * unknown parameter to init's environment, steering glibc off AVX. */
+		{ "GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD" },
 	};
 	size_t len = strlen(cmdline);
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {

@@ -46,6 +46,7 @@ static void test_params_added_once(void **state)
 	assert_non_null(strstr(cmd, "cryptomgr.notests=1"));
 	assert_non_null(strstr(cmd, "noxsave"));
 	assert_non_null(strstr(cmd, "clearcpuid="));
+	assert_non_null(strstr(cmd, "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,"));
 	/* the user's lpj and nokaslr stay, once */
 	assert_non_null(strstr(cmd, "lpj=1234"));
 	assert_null(strstr(cmd, "lpj=8000000"));
