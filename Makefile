@@ -7,10 +7,14 @@ CFLAGS   ?= -O2 -g
 # Flags skiff always needs; CFLAGS (optimisation, debug) and EXTRA_CFLAGS
 # (sanitizers) can be set on the command line without losing these.
 ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
-            -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP
-LDLIBS   += -lpthread
+            -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP $(PKG_CFLAGS)
+# Libraries from Debian (scripts/install-deps): liburing (virtio-blk's io_uring
+# engine), libslirp (user-mode networking; needs glib).
+PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs slirp liburing 2>/dev/null)
+LDLIBS   += $(PKG_LIBS) -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -59,7 +63,8 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -g -O1 -Isrc -Wall -Wextra \
-		-Wno-unused-parameter -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) -lpthread
+		-Wno-unused-parameter $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
+		$(PKG_LIBS) -lpthread
 fuzz: $(FUZZ_BIN)
 
 check: deps

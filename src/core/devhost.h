@@ -3,8 +3,12 @@
  * through it. The VM owns it and outlives every device. */
 #ifndef SKIFF_DEVHOST_H
 #define SKIFF_DEVHOST_H
+#include <stdbool.h>
 #include <stdint.h>
 #include "core/log.h"
+
+struct guest_mem;
+struct evloop;
 
 /* Why a VM stops (also the reason a device asks for a stop). */
 enum vm_stop_reason {
@@ -27,6 +31,28 @@ struct dev_host {
 	void (*request_stop)(void *ctx, enum vm_stop_reason why, int code);
 	const struct skiff_log *log;	/* the VM's logger */
 	uint64_t start_ns;	/* CLOCK_MONOTONIC ns when skiff started (boot timer) */
+
+	/* For PCI and virtio devices (NULL/absent in unit tests of legacy devices). */
+	const struct guest_mem *mem;	/* guest RAM: use gm_ptr()/gm_read() only */
+	struct evloop *loop;		/* the VM's I/O event loop (core/evloop.h) */
+	/* Reserve a GSI for MSI delivery (>= 24, above the IOAPIC's pins).
+	 * Returns the GSI or -ENOSPC. Thread-safe. */
+	int (*msi_alloc)(void *ctx);
+	/* Route `gsi` to the MSI message (addr, data) (KVM_SET_GSI_ROUTING; the
+	 * whole table is re-committed). Returns 0 or -errno. Thread-safe. */
+	int (*msi_route)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
+	/* Drop the route and release the GSI. */
+	void (*msi_free)(void *ctx, uint32_t gsi);
+	/* KVM_IRQFD: writes to eventfd efd raise `gsi`. resample_efd >= 0 makes
+	 * it level-triggered (KVM_IRQFD_FLAG_RESAMPLE; for INTx). assign=false
+	 * detaches. Returns 0 or -errno. */
+	int (*irqfd)(void *ctx, int efd, uint32_t gsi, int resample_efd, bool assign);
+	/* KVM_IOEVENTFD: a guest write of `len` bytes (1, 2, 4 or 8; 0 = any) at
+	 * `addr` (MMIO if mmio, else port I/O) signals efd instead of exiting.
+	 * Returns 0 or -errno. */
+	int (*ioeventfd)(void *ctx, int efd, uint64_t addr, uint32_t len, bool mmio, bool assign);
+	/* Inject one MSI now (KVM_SIGNAL_MSI). Returns 0 or -errno. */
+	int (*signal_msi)(void *ctx, uint64_t addr, uint32_t data);
 };
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "core/devcfg.h"
 #include "core/devhost.h"
 #include "core/err.h"
 
@@ -35,6 +36,13 @@ struct skiff_config {
 	FILE *log_out;			/* NULL: stderr */
 	const char *kvm_path;		/* NULL: "/dev/kvm" */
 	uint64_t start_ns;		/* CLOCK_MONOTONIC at process start; 0: now */
+	/* virtio devices on PCI (core/devcfg.h); copied by skiff_vm_create. */
+	const struct skiff_disk_config *disks;	/* ndisks entries */
+	uint32_t ndisks;			/* <= SKIFF_MAX_DISKS */
+	const struct skiff_net_config *nets;	/* nnets entries */
+	uint32_t nnets;				/* <= SKIFF_MAX_NETS */
+	const struct skiff_vsock_config *vsock;	/* NULL: no vsock device */
+	bool rng;				/* virtio-rng (entropy from getrandom) */
 };
 
 /* Fill *c with defaults: 1 vCPU, 256 MiB, stdin/stdout console, escape on. */
