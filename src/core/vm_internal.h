@@ -67,6 +67,12 @@ int vcpu_start(struct vcpu *v);		/* spawn the thread; 0 or -errno */
 void vcpu_kick(struct vcpu *v);		/* force KVM_RUN to return */
 int vcpu_install_kick_signal(void);	/* idempotent */
 
+/* vm_virtio.c: create the virtio devices the configuration asks for on the
+ * VM's PCI bus (called by vm.c after the bus exists), and destroy them
+ * (before the bus and the event loop go). */
+int vm_virtio_create(struct skiff_vm *vm, struct skiff_err *e);
+void vm_virtio_destroy(struct skiff_vm *vm);
+
 /* vm.c: stop with an error message (first stop wins). */
 void vm_stop_error(struct skiff_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code);
