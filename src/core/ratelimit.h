@@ -29,7 +29,7 @@ struct rate_limiter {
 	uint64_t throttled_count;	/* times a request was refused (metrics) */
 };
 
-/* Set up from cfg (all-zero cfg: unlimited, no timerfd). 0 or -errno/*e. */
+/* Set up from cfg (all-zero cfg: unlimited, no timerfd). 0, or -errno with a message in *e. */
 int rl_init(struct rate_limiter *rl, const struct skiff_rate_limit *cfg, struct skiff_err *e);
 void rl_destroy(struct rate_limiter *rl);
 bool rl_unlimited(const struct rate_limiter *rl);
