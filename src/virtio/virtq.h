@@ -27,6 +27,13 @@
 #define VIRTIO_F_EVENT_IDX	29
 #define VIRTIO_F_VERSION_1	32
 
+/* Ring flags (§2.7.5, §2.7.6, §2.7.8). */
+#define VIRTQ_DESC_F_NEXT		1
+#define VIRTQ_DESC_F_WRITE		2
+#define VIRTQ_DESC_F_INDIRECT		4
+#define VIRTQ_AVAIL_F_NO_INTERRUPT	1
+#define VIRTQ_USED_F_NO_NOTIFY		1
+
 struct virtq {
 	/* Set by the transport from the driver's configuration. */
 	uint16_t size;			/* entries, power of two, <= VIRTQ_MAX_SIZE */
@@ -40,6 +47,7 @@ struct virtq {
 	uint16_t used_idx;		/* next used-ring slot to fill */
 	uint16_t signalled_used;	/* used_idx at the last interrupt */
 	bool signalled_used_valid;
+	bool no_notify;			/* driver notifications suppressed (virtq_set_notify) */
 };
 
 /* One descriptor chain: the driver-written (device-readable) buffers first,
@@ -58,7 +66,12 @@ int virtq_activate(struct virtq *q);
 
 /* Take the next available chain. Returns 1 (chain in *c), 0 (queue empty or
  * not ready) or -EIO (the driver broke the rules; the device must stop
- * using the queue and report DEVICE_NEEDS_RESET). */
+ * using the queue and report DEVICE_NEEDS_RESET). Zero-length buffers are
+ * skipped (no iovec). With EVENT_IDX and notifications not suppressed, pop
+ * keeps avail_event at last_avail, so a device that never calls
+ * virtq_set_notify() still gets every kick it needs (like without
+ * EVENT_IDX); a pop that finds the queue empty re-checks after a full
+ * barrier, so popping until 0 loses no notification. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 /* Put a chain back so the next pop returns it again (e.g. a throttled
  * device). Only valid for the last popped chain. */
