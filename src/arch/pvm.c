@@ -43,19 +43,16 @@ int pvm_add_kernel_params(const struct pvm *p, char *cmdline, size_t cap)
 	 *  lockdown=confidentiality: skips ~50 s of tracefs set-up;
 	 *  nowatchdog, tsc=reliable, no_timer_check: emulated CPL0 is ~1000x
 	 *    slower, which trips the watchdogs and the timer checks;
-	 *  lpj: calibrating the delay loop at emulated speed takes long and
-	 *    yields nonsense; derived from KVM_GET_TSC_KHZ assuming HZ=250
-	 *    (Debian's) -- only the delay loop's length depends on it;
+	 *  (no lpj=: with the TSC rate known from kvm-clock the kernel skips
+	 *    delay-loop calibration by itself, and an lpj= computed for one HZ
+	 *    makes udelay() wrong on a kernel built with another);
 	 *  nokaslr, mitigations=off, init_on_alloc=0: boot-time work that costs
 	 *    tens of seconds at emulated speed. */
-	char lpj[32] = "";
-	if (p->tsc_khz)
-		snprintf(lpj, sizeof(lpj), "%llu", (unsigned long long)p->tsc_khz * 1000ULL / 250);
 	const struct { const char *key, *val; } params[] = {
 		{ "clearcpuid", "cx16,smap,popcnt,ssse3" }, { "noxsave", NULL },
 		{ "cryptomgr.notests", "1" }, { "lockdown", "confidentiality" },
 		{ "nowatchdog", NULL }, { "tsc", "reliable" }, { "no_timer_check", NULL },
-		{ "lpj", lpj[0] ? lpj : NULL }, { "nokaslr", NULL }, { "mitigations", "off" },
+		{ "nokaslr", NULL }, { "mitigations", "off" },
 		{ "init_on_alloc", "0" },
 		/* Guest user mode sees the host's XCR0 (AVX, AVX-512) while the kernel,
 		 * with noxsave, saves only x87/SSE state on a context switch: AVX
@@ -66,8 +63,6 @@ int pvm_add_kernel_params(const struct pvm *p, char *cmdline, size_t cap)
 	};
 	size_t len = strlen(cmdline);
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		if (!strcmp(params[i].key, "lpj") && !lpj[0])
-			continue;
 		if (has_param(cmdline, params[i].key))
 			continue;
 		int n = snprintf(cmdline + len, cap - len, "%s%s%s%s", len ? " " : "",

@@ -14,7 +14,7 @@
 
 struct pvm {
 	bool active;		/* the host is KVM PVM */
-	uint32_t tsc_khz;	/* KVM_GET_TSC_KHZ, for lpj= */
+	uint32_t tsc_khz;	/* KVM_GET_TSC_KHZ (0: unknown); informational */
 	uint64_t int3_injected, fwait_skipped, clac_stac_emulated;	/* counters */
 };
 

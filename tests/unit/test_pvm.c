@@ -49,7 +49,7 @@ static void test_params_added_once(void **state)
 	assert_non_null(strstr(cmd, "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,"));
 	/* the user's lpj and nokaslr stay, once */
 	assert_non_null(strstr(cmd, "lpj=1234"));
-	assert_null(strstr(cmd, "lpj=8000000"));
+	assert_null(strstr(strstr(cmd, "lpj=") + 1, "lpj="));
 	assert_null(strstr(strstr(cmd, "nokaslr") + 1, "nokaslr"));
 	/* applying twice changes nothing */
 	char again[1024];
@@ -58,15 +58,17 @@ static void test_params_added_once(void **state)
 	assert_string_equal(again, cmd);
 }
 
-static void test_params_lpj_from_tsc(void **state)
+static void test_params_no_lpj(void **state)
 {
 	(void)state;
 	struct pvm p;
 	pvm_detect(&p, "/");
-	p.tsc_khz = 2000000;	/* 2 GHz, HZ=250 -> 8,000,000 loops per jiffy */
+	p.tsc_khz = 2000000;
+	/* lpj= depends on the guest kernel's HZ, which skiff cannot know: the
+	 * kernel derives it from the TSC rate itself. */
 	char cmd[1024] = "";
 	assert_int_equal(pvm_add_kernel_params(&p, cmd, sizeof(cmd)), 0);
-	assert_non_null(strstr(cmd, "lpj=8000000"));
+	assert_null(strstr(cmd, "lpj="));
 	assert_true(cmd[0] != ' ');
 }
 
@@ -109,7 +111,7 @@ int main(void)
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_inactive_is_inert),
 		cmocka_unit_test(test_params_added_once),
-		cmocka_unit_test(test_params_lpj_from_tsc),
+		cmocka_unit_test(test_params_no_lpj),
 		cmocka_unit_test(test_params_too_long),
 		cmocka_unit_test(test_hypercall_features_hidden),
 	};
