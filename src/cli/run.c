@@ -1,6 +1,7 @@
 /* `skiff run`: boot a kernel with the terminal as its serial console. */
 #include "cli/cli.h"
 #include "core/console.h"
+#include "core/devopts.h"
 #include "core/vm.h"
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,14 @@ void cli_run_usage(FILE *f)
 		"  -p, --cmdline STR     kernel command line (default: \"console=ttyS0 reboot=k panic=1\")\n"
 		"  -c, --cpus N          number of vCPUs (default 1, at most %d)\n"
 		"  -m, --memory MiB      guest RAM in MiB (default 256, at least %d)\n"
+		"      --disk SPEC       a virtio-blk disk (repeatable):\n"
+		"                        [path=]FILE[,ro][,id=ID][,engine=auto|io_uring|sync][,direct]\n"
+		"                        [,bw=BYTES[:REFILL_MS[:BURST]]][,ops=N[:REFILL_MS[:BURST]]]\n"
+		"      --net SPEC        a virtio-net interface (repeatable): tap=NAME or user,\n"
+		"                        then [,mac=MAC][,hostfwd=tcp::HOSTPORT-:GUESTPORT]...\n"
+		"                        [,rx_bw=..][,rx_ops=..][,tx_bw=..][,tx_ops=..]\n"
+		"      --vsock cid=N,uds=PATH  a virtio-vsock device (Firecracker's host convention)\n"
+		"      --rng             a virtio-rng device (entropy from getrandom)\n"
 		"      --no-pvm-params   on a KVM PVM host, do not add its kernel parameters\n"
 		"      --log-level L     error, warn, info (default) or debug\n"
 		"  -h, --help            this help\n"
@@ -82,7 +91,11 @@ int cmd_run(int argc, char **argv)
 	struct skiff_config cfg;
 	skiff_config_default(&cfg);
 	cfg.start_ns = start;
-	enum { OPT_NO_PVM = 256, OPT_LOG };
+	enum { OPT_NO_PVM = 256, OPT_LOG, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG };
+	static struct skiff_disk_config disks[SKIFF_MAX_DISKS];
+	static struct skiff_net_config nets[SKIFF_MAX_NETS];
+	static struct skiff_vsock_config vsock;
+	struct skiff_err perr = { { 0 } };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -91,6 +104,10 @@ int cmd_run(int argc, char **argv)
 		{ "memory", required_argument, NULL, 'm' },
 		{ "no-pvm-params", no_argument, NULL, OPT_NO_PVM },
 		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "vsock", required_argument, NULL, OPT_VSOCK },
+		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -118,6 +135,30 @@ int cmd_run(int argc, char **argv)
 			if (skiff_log_parse_level(optarg, &cfg.log_level))
 				return usage_error("unknown log level '%s'", optarg);
 			break;
+		case OPT_DISK:
+			if (cfg.ndisks >= SKIFF_MAX_DISKS)
+				return usage_error("more than %s disks", "16");
+			if (devopts_parse_disk(optarg, &disks[cfg.ndisks], &perr))
+				return usage_error("%s", perr.msg);
+			cfg.disks = disks;
+			cfg.ndisks++;
+			break;
+		case OPT_NET:
+			if (cfg.nnets >= SKIFF_MAX_NETS)
+				return usage_error("more than %s network interfaces", "8");
+			if (devopts_parse_net(optarg, &nets[cfg.nnets], &perr))
+				return usage_error("%s", perr.msg);
+			cfg.nets = nets;
+			cfg.nnets++;
+			break;
+		case OPT_VSOCK:
+			if (cfg.vsock)
+				return usage_error("%s", "only one --vsock device");
+			if (devopts_parse_vsock(optarg, &vsock, &perr))
+				return usage_error("%s", perr.msg);
+			cfg.vsock = &vsock;
+			break;
+		case OPT_RNG: cfg.rng = true; break;
 		case 'h': cli_run_usage(stdout); return 0;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option '%s'", argv[optind - 1]);
