@@ -49,7 +49,9 @@ struct virtio_ops {
 	 * already bounds-checked against config_len). */
 	void (*config_write)(struct virtio_device *vd, uint32_t off, const void *data, uint32_t len);
 	/* DRIVER_OK was set: queues are set up (vd->vq[i].ready says which).
-	 * Return 0, or -errno to fail the device (status gets NEEDS_RESET). */
+	 * Return 0, or -errno to fail the device (status gets NEEDS_RESET).
+	 * After a successful activate the core calls queue_notify once for
+	 * each ready queue (buffers the driver made available earlier). */
 	int (*activate)(struct virtio_device *vd);
 	/* The driver reset the device (or the VM is going away): stop all
 	 * processing, drop in-flight state. Runs on the I/O thread. */
@@ -77,13 +79,18 @@ struct virtio_device {
 	uint32_t config_len;
 	struct virtq vq[VIRTIO_MAX_QUEUES];
 	bool broken;				/* NEEDS_RESET raised; queues ignored until reset */
+	bool active;				/* activate succeeded, no reset since (I/O thread) */
 	/* set by the transport */
 	const struct virtio_transport_ops *tops;
 	void *transport;
 };
 
-/* Fill vd from ops (host_features = ops->features() | transport bits).
- * Returns 0 or -errno. */
+/* Fill vd from ops (host_features = ops->features() | transport bits);
+ * queues start with size ops->queue_max and mem host->mem. priv is set
+ * before ops->features is called. config (config_len bytes, <= 4096) is
+ * owned by the caller. Returns 0 or -EINVAL (no ops, num_queues 0 or above
+ * VIRTIO_MAX_QUEUES, queue_max not a power of two <= VIRTQ_MAX_SIZE, config
+ * too large or NULL with a length). */
 int virtio_device_init(struct virtio_device *vd, const struct virtio_ops *ops, void *priv,
 		       const struct dev_host *host, uint8_t *config, uint32_t config_len);
 void virtio_device_destroy(struct virtio_device *vd);
@@ -97,14 +104,33 @@ void virtio_queue_interrupt(struct virtio_device *vd, uint16_t q);
 /* The driver misbehaved (or the backend failed fatally): log `why` once, set
  * DEVICE_NEEDS_RESET, send a configuration interrupt, ignore the queues
  * until the driver resets the device (§2.1.2). */
+/* Any thread, with or without vd->lock held. */
 void virtio_device_error(struct virtio_device *vd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Device config changed (e.g. capacity): bump generation, interrupt. */
+/* Device config changed (e.g. capacity): bump generation, interrupt.
+ * Change vd->config and call this under vd->lock, so that a driver reading
+ * the configuration sees either the old generation or the new contents.
+ * Lock-free itself (status and generation are atomics). */
 void virtio_config_changed(struct virtio_device *vd);
 /* Transport side: apply a status write (§2.1, §3.1.1): reset on 0, check
- * FEATURES_OK, call ops->activate on DRIVER_OK (via the I/O thread). */
+ * FEATURES_OK (accepted features a subset of the offered, VERSION_1
+ * among them; else the bit stays clear), call ops->activate on DRIVER_OK
+ * (via the I/O thread, evloop_call). Bits other than by reset never clear.
+ * vCPU thread; the caller must not hold vd->lock. */
 void virtio_set_status(struct virtio_device *vd, uint8_t status);
-/* Transport side: full device reset (queues, features, status). */
+/* Transport side: full device reset (queues, features, status): runs
+ * ops->reset on the I/O thread; when it returns no device callback runs
+ * any more. Caller must not hold vd->lock. */
 void virtio_device_reset(struct virtio_device *vd);
+/* Transport side: the driver wrote queue_enable = 1 for queue q, whose
+ * size and ring addresses are already in vd->vq[q]: check them
+ * (virtq_activate) and mark the queue ready, on the I/O thread. Returns 0,
+ * or -EINVAL (bad q, or rings not in RAM / misaligned: the device also gets
+ * NEEDS_RESET). Caller must not hold vd->lock. */
+int virtio_queue_enable(struct virtio_device *vd, uint16_t q);
+/* Transport side, I/O thread: the driver notified queue q. Calls
+ * ops->queue_notify if the device is active, not broken and q is ready;
+ * otherwise the kick is dropped. */
+void virtio_queue_kick(struct virtio_device *vd, uint16_t q);
 
 #endif
