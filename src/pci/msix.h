@@ -34,6 +34,7 @@ struct msix {
 	int bar;			/* BAR holding table and PBA */
 	uint32_t table_off, pba_off;	/* byte offsets inside the BAR */
 	uint32_t cap_off;		/* capability offset in config space */
+	bool enabled, fmask;		/* Message Control bits 15 and 14, as last written */
 	struct msix_vec vec[MSIX_MAX_VECTORS];
 	pthread_mutex_t lock;
 };
