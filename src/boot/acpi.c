@@ -1,5 +1,6 @@
 /* ACPI table layout and assembly (ACPI 6.4 §5.2). See boot/acpi.h. */
 #include "boot/acpi.h"
+#include "boot/layout.h"
 #include <errno.h>
 #include <string.h>
 #include "core/vm.h"
@@ -126,6 +127,20 @@ struct madt_lapic_nmi {		/* §5.2.12.7, type 4 */
 } PACKED;
 _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT local APIC NMI");
 
+struct acpi_mcfg {		/* PCI Firmware 3.2 §4.1.2, Table 4-3 */
+	struct acpi_header h;
+	uint64_t reserved;
+} PACKED;
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG");
+
+struct mcfg_alloc {		/* Table 4-3: one ECAM region */
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus, end_bus;
+	uint32_t reserved;
+} PACKED;
+_Static_assert(sizeof(struct mcfg_alloc) == 16, "MCFG allocation");
+
 /* FADT Fixed Feature Flags (Table 5.10) and IA-PC boot flags (Table 5.11). */
 #define FADT_F_WBINVD		(1u << 0)
 #define FADT_F_PROC_C1		(1u << 2)
@@ -146,12 +161,13 @@ _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT local APIC NMI");
 #define MPS_TRIGGER_EDGE	(0x1 << 2)
 #define MPS_TRIGGER_LEVEL	(0x3 << 2)
 
-#define DSDT_AML_MAX	256	/* bytes; the AML is a few dozen */
+#define DSDT_AML_MAX	4096	/* bytes; the AML is about 2 KiB (mostly _PRT) */
+#define XSDT_ENTRIES	3	/* FADT, MADT, MCFG */
 #define NMI_ALL_CPUS	0xFF
 
 /* GPAs of each table, packed upward from ACPI_RSDP_GPA. */
 struct acpi_layout {
-	uint64_t rsdp, facs, dsdt, fadt, madt, xsdt, end;
+	uint64_t rsdp, facs, dsdt, fadt, madt, mcfg, xsdt, end;
 	uint32_t dsdt_len, madt_len, xsdt_len;
 };
 
@@ -169,12 +185,13 @@ static void layout(struct acpi_layout *l, uint32_t ncpus, size_t aml_len)
 	l->madt_len = (uint32_t)(sizeof(struct acpi_madt) + ncpus * sizeof(struct madt_lapic) +
 				 sizeof(struct madt_ioapic) + 2 * sizeof(struct madt_iso) +
 				 sizeof(struct madt_lapic_nmi));
-	l->xsdt_len = (uint32_t)(sizeof(struct acpi_header) + 2 * sizeof(uint64_t));
+	l->xsdt_len = (uint32_t)(sizeof(struct acpi_header) + XSDT_ENTRIES * sizeof(uint64_t));
 	l->rsdp = place(&cur, sizeof(struct acpi_rsdp), 16);
 	l->facs = place(&cur, sizeof(struct acpi_facs), 64);	/* §5.2.10: 64-byte aligned */
 	l->dsdt = place(&cur, l->dsdt_len, 16);
 	l->fadt = place(&cur, sizeof(struct acpi_fadt), 16);
 	l->madt = place(&cur, l->madt_len, 16);
+	l->mcfg = place(&cur, sizeof(struct acpi_mcfg) + sizeof(struct mcfg_alloc), 16);
 	l->xsdt = place(&cur, l->xsdt_len, 16);
 	l->end = cur;
 }
@@ -276,6 +293,16 @@ static void build_madt(uint8_t *base, const struct acpi_layout *l, const struct 
 	seal(&m->h);
 }
 
+static void build_mcfg(uint8_t *base, const struct acpi_layout *l)
+{
+	struct acpi_mcfg *m = (void *)(base + (l->mcfg - ACPI_RSDP_GPA));
+	header(&m->h, "MCFG", sizeof(*m) + sizeof(struct mcfg_alloc), 1);
+	struct mcfg_alloc *a = (void *)(m + 1);
+	*a = (struct mcfg_alloc){ .base = PCI_ECAM_BASE, .segment = 0, .start_bus = 0,
+				  .end_bus = (uint8_t)(PCI_ECAM_SIZE / (1 << 20) - 1) };
+	seal(&m->h);
+}
+
 static void build_rest(uint8_t *base, const struct acpi_layout *l, const uint8_t *aml)
 {
 	struct acpi_facs *facs = (void *)(base + (l->facs - ACPI_RSDP_GPA));
@@ -290,7 +317,7 @@ static void build_rest(uint8_t *base, const struct acpi_layout *l, const uint8_t
 
 	struct acpi_header *xsdt = (void *)(base + (l->xsdt - ACPI_RSDP_GPA));
 	header(xsdt, "XSDT", l->xsdt_len, 1);
-	const uint64_t entries[2] = { l->fadt, l->madt };
+	const uint64_t entries[XSDT_ENTRIES] = { l->fadt, l->madt, l->mcfg };
 	memcpy(xsdt + 1, entries, sizeof(entries));
 	seal(xsdt);
 
@@ -314,6 +341,8 @@ void acpi_params_default(struct acpi_params *p, uint32_t ncpus)
 		.pm1a_evt_port = ACPI_PM1A_EVT_PORT,
 		.pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
 		.sci_irq = ACPI_SCI_IRQ,
+		.pci_mmio64_base = pci_mmio64_base(0),
+		.pci_mmio64_size = PCI_MMIO64_SIZE,
 	};
 }
 
@@ -327,6 +356,8 @@ static int check_params(const struct acpi_params *p, struct skiff_err *e)
 				  p->sci_irq);
 	if (!p->pm1a_evt_port || !p->pm1a_cnt_port)
 		return skiff_fail(e, EINVAL, "ACPI: PM1a event and control ports are required");
+	if (p->pci_mmio64_size && p->pci_mmio64_base + p->pci_mmio64_size <= p->pci_mmio64_base)
+		return skiff_fail(e, EINVAL, "ACPI: the 64-bit PCI window wraps");
 	return 0;
 }
 
@@ -337,7 +368,7 @@ int acpi_build(struct guest_mem *gm, const struct acpi_params *p,
 	if (rc)
 		return rc;
 	uint8_t aml[DSDT_AML_MAX];
-	size_t aml_len = acpi_dsdt_aml(aml, sizeof(aml));
+	size_t aml_len = acpi_dsdt_aml(aml, sizeof(aml), p);
 	if (!aml_len)
 		return skiff_fail(e, ENOSPC, "ACPI: DSDT AML exceeds %d bytes", DSDT_AML_MAX);
 
@@ -356,6 +387,7 @@ int acpi_build(struct guest_mem *gm, const struct acpi_params *p,
 	memset(base, 0, l.end - ACPI_RSDP_GPA);
 	build_fadt(base, &l, p);
 	build_madt(base, &l, p);
+	build_mcfg(base, &l);
 	build_rest(base, &l, aml);
 	*rsdp_gpa = l.rsdp;
 	return 0;

@@ -3,10 +3,15 @@
  * acpi_build() writes, all inside guest RAM at [ACPI_RSDP_GPA, 1 MiB) (the
  * legacy BIOS area that an OS scans for the RSDP):
  *   RSDP (ACPI 6.4 §5.2.5, revision 2) -> XSDT (§5.2.8) -> FADT (§5.2.9,
- *   revision 6, full "legacy" hardware model, not hardware-reduced) and
- *   MADT (§5.2.12); the FADT points at the FACS (§5.2.10) and the DSDT
+ *   revision 6, full "legacy" hardware model, not hardware-reduced), MADT
+ *   (§5.2.12) and MCFG (PCI Firmware 3.2 §4.1.2: the ECAM window of
+ *   segment 0, bus 0); the FADT points at the FACS (§5.2.10) and the DSDT
  *   (§5.2.11.1) whose AML defines \_S5 so the OS can power off through
- *   PM1a_CNT (§4.8.3.2.1, §7.4.2).
+ *   PM1a_CNT (§4.8.3.2.1, §7.4.2), and the PCI host bridge \_SB.PCI0
+ *   (PNP0A08/PNP0A03, segment 0, bus 0; _CRS: bus 0-0, ports 0xCF8-0xCFF,
+ *   the I/O window, the 32-bit and 64-bit memory windows of boot/layout.h;
+ *   _PRT: INTA-INTD of every slot to GSIs 16-23).
+ * The e820 map must also reserve the ECAM window (boot_e820_reserve).
  * The e820 map must report [ACPI_RSDP_GPA, ACPI_REGION_END) as reserved:
  * the FACS may not sit in AddressRangeMemory (§5.2.10).
  *
@@ -45,9 +50,14 @@ struct acpi_params {
 	uint16_t pm1a_evt_port;	/* ACPI_PM1_EVT_LEN bytes */
 	uint16_t pm1a_cnt_port;	/* ACPI_PM1_CNT_LEN bytes */
 	uint16_t sci_irq;	/* ISA IRQ of the SCI (1..15, not 2); GSI = IRQ */
+	uint64_t pci_mmio64_base;	/* 64-bit PCI window (pci_mmio64_base()), bytes */
+	uint64_t pci_mmio64_size;	/* 0: no 64-bit window */
 };
 
-/* Defaults: ioapic_id = ncpus, the addresses and ports #defined above. */
+#define ACPI_PCI_SLOTS	32	/* devices on bus 0 that _PRT describes */
+
+/* Defaults: ioapic_id = ncpus, the addresses and ports #defined above, the
+ * 64-bit PCI window for RAM below 4 GiB. */
 void acpi_params_default(struct acpi_params *p, uint32_t ncpus);
 
 /* Build all tables into guest RAM (see the top of this file). Returns 0 and
@@ -79,9 +89,9 @@ void aml_integer(struct aml *a, uint64_t v);
 size_t aml_open(struct aml *a, uint8_t op);
 void aml_close(struct aml *a, size_t start);
 
-/* The DSDT's AML body (after the table header): Scope(\_SB) {} and
- * Name(_S5, Package() { 5, 5, 0, 0 }). Returns its length in bytes, or 0
- * if it does not fit in cap. */
-size_t acpi_dsdt_aml(uint8_t *buf, size_t cap);
+/* The DSDT's AML body (after the table header): Scope(\_SB) { Device(PCI0)
+ * {...} } and Name(_S5, Package() { 5, 5, 0, 0 }). Returns its length in
+ * bytes, or 0 if it does not fit in cap. */
+size_t acpi_dsdt_aml(uint8_t *buf, size_t cap, const struct acpi_params *p);
 
 #endif

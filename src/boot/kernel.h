@@ -112,4 +112,10 @@ int boot_setup_zero_page(struct guest_mem *gm, const struct boot_kernel *k,
 			 const char *cmdline, uint64_t initrd_gpa, uint64_t initrd_size,
 			 uint64_t rsdp_gpa, struct skiff_err *e);
 
+/* Append [addr, addr+size) as reserved (E820_TYPE_RESERVED) to the e820 map
+ * of the zero page boot_setup_zero_page() wrote (Linux sorts the map), e.g.
+ * the PCI ECAM window. Returns 0, -EINVAL (size 0, wraps, overlaps RAM),
+ * -ENOSPC (map full) or -EFAULT. */
+int boot_e820_reserve(struct guest_mem *gm, uint64_t addr, uint64_t size, struct skiff_err *e);
+
 #endif

@@ -121,3 +121,22 @@ int boot_setup_zero_page(struct guest_mem *gm, const struct boot_kernel *k,
 		return skiff_fail(e, EFAULT, "cannot write the zero page at 0x%llx", BOOT_ZERO_PAGE_GPA);
 	return 0;
 }
+
+int boot_e820_reserve(struct guest_mem *gm, uint64_t addr, uint64_t size, struct skiff_err *e)
+{
+	uint64_t last;
+	if (size == 0 || __builtin_add_overflow(addr, size - 1, &last))
+		return skiff_fail(e, EINVAL, "e820: bad range [0x%" PRIx64 ", +0x%" PRIx64 ")",
+				  addr, size);
+	for (size_t i = 0; i < gm->n; i++)
+		if (addr < gm->r[i].gpa + gm->r[i].size && gm->r[i].gpa <= last)
+			return skiff_fail(e, EINVAL, "e820: reserved range [0x%" PRIx64 ", 0x%"
+					  PRIx64 "] overlaps guest RAM", addr, last);
+	struct bp_boot_params *bp = gm_ptr(gm, BOOT_ZERO_PAGE_GPA, sizeof(*bp));
+	if (!bp)
+		return skiff_fail(e, EFAULT, "no zero page at 0x%llx", BOOT_ZERO_PAGE_GPA);
+	if (bp->e820_entries >= E820_MAX_ZEROPAGE)
+		return skiff_fail(e, ENOSPC, "e820: the map is full (%u entries)", E820_MAX_ZEROPAGE);
+	e820_add(bp, addr, size, E820_TYPE_RESERVED);
+	return 0;
+}

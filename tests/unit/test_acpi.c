@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "boot/acpi.h"
+#include "boot/layout.h"
 #include "core/vm.h"
 #include "dev/acpi_pm.h"
 
@@ -140,6 +141,182 @@ static void check_fadt(const struct guest_mem *gm, uint64_t fadt)
 	assert_non_null(memmem(aml + 36, len - 36, s5, sizeof(s5)));
 }
 
+/* ---- AML, decoded as far as the checks need ---- */
+
+/* PkgLength at p (ACPI 6.4 §20.2.4): returns the package length and sets
+ * *n to the bytes it took. */
+static size_t pkglen(const uint8_t *p, size_t *n)
+{
+	size_t follow = p[0] >> 6;
+	size_t v = follow ? p[0] & 0x0f : p[0] & 0x3f;
+	for (size_t i = 0; i < follow; i++)
+		v |= (size_t)p[1 + i] << (4 + 8 * i);
+	*n = 1 + follow;
+	return v;
+}
+
+/* An integer term (ZeroOp, OneOp, Byte/Word/DWord/QWord); advances *p. */
+static uint64_t aml_int(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+	int n;
+	switch (q[0]) {
+	case 0x00: *p += 1; return 0;
+	case 0x01: *p += 1; return 1;
+	case 0x0a: n = 1; break;
+	case 0x0b: n = 2; break;
+	case 0x0c: n = 4; break;
+	case 0x0e: n = 8; break;
+	default: fail_msg("not an integer: opcode 0x%02x", q[0]); return 0;
+	}
+	uint64_t v = 0;
+	for (int i = n; i >= 1; i--)
+		v = v << 8 | q[i];
+	*p += 1 + n;
+	return v;
+}
+
+/* Where `Name(seg, ...)` starts its value inside [body, body+len). */
+static const uint8_t *named(const uint8_t *body, size_t len, const char *seg)
+{
+	uint8_t pat[5] = { 0x08 };
+	memcpy(pat + 1, seg, 4);
+	const uint8_t *at = memmem(body, len, pat, sizeof(pat));
+	assert_non_null(at);
+	return at + 5;
+}
+
+static uint64_t le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* _CRS of PCI0: bus 0-0, IO 0xCF8/8, the I/O window, both memory windows. */
+static void check_crs(const uint8_t *v, uint64_t mmio64_base)
+{
+	assert_int_equal(v[0], 0x11);			/* BufferOp */
+	size_t n;
+	pkglen(v + 1, &n);
+	const uint8_t *q = v + 1 + n;
+	uint64_t size = aml_int(&q);
+	const uint8_t *end = q + size;
+	int seen = 0;
+	while (q < end) {
+		if (!(q[0] & 0x80)) {			/* small item */
+			uint8_t tag = (q[0] >> 3) & 0xf, l = q[0] & 7;
+			if (tag == 0xf) {		/* end tag */
+				assert_int_equal(l, 1);
+				seen |= 1 << 6;
+				q += 2;
+				break;
+			}
+			assert_int_equal(tag, 0x8);	/* I/O port descriptor */
+			assert_int_equal(le(q + 2, 2), 0xcf8);
+			assert_int_equal(le(q + 4, 2), 0xcf8);
+			assert_int_equal(q[7], 8);
+			seen |= 1 << 1;
+			q += 1 + l;
+			continue;
+		}
+		uint16_t l = (uint16_t)le(q + 1, 2);
+		uint8_t type = q[3];
+		assert_int_equal(q[4] & 0x0c, 0x0c);	/* MinFixed, MaxFixed */
+		int w = q[0] == 0x88 ? 2 : q[0] == 0x87 ? 4 : q[0] == 0x8a ? 8 : 0;
+		assert_int_not_equal(w, 0);
+		assert_int_equal(l, 3 + 5 * w);
+		uint64_t min = le(q + 6 + w, w), max = le(q + 6 + 2 * w, w), len = le(q + 6 + 4 * w, w);
+		assert_int_equal(max - min + 1, len);
+		if (type == 2) {
+			assert_int_equal(min, 0);
+			assert_int_equal(max, 0);
+			seen |= 1 << 0;
+		} else if (type == 1) {
+			assert_int_equal(min, PCI_IO_BASE);
+			assert_int_equal(max, 0xffff);
+			seen |= 1 << 2;
+		} else if (w == 4) {
+			assert_int_equal(min, PCI_MMIO32_BASE);
+			assert_int_equal(len, PCI_MMIO32_SIZE);
+			seen |= 1 << 3;
+		} else {
+			assert_int_equal(w, 8);
+			assert_int_equal(min, mmio64_base);
+			assert_int_equal(len, PCI_MMIO64_SIZE);
+			seen |= 1 << 4;
+		}
+		q += 3 + l;
+	}
+	assert_ptr_equal(q, end);
+	assert_int_equal(seen, 0x5f);
+}
+
+/* _PRT: 32 slots x 4 pins, Package { 0xSSSSFFFF, pin, 0, 16 + (s + p) % 8 }. */
+static void check_prt(const uint8_t *v)
+{
+	assert_int_equal(v[0], 0x12);			/* PackageOp */
+	size_t n;
+	size_t len = pkglen(v + 1, &n);
+	const uint8_t *end = v + 1 + len;
+	const uint8_t *q = v + 1 + n;
+	assert_int_equal(*q++, 128);
+	for (uint32_t i = 0; i < 128; i++) {
+		assert_int_equal(q[0], 0x12);
+		size_t en, elen = pkglen(q + 1, &en);
+		const uint8_t *next = q + 1 + elen;
+		q += 1 + en;
+		assert_int_equal(*q++, 4);
+		uint32_t slot = i / 4, pin = i % 4;
+		assert_int_equal(aml_int(&q), (uint64_t)slot << 16 | 0xffff);
+		assert_int_equal(aml_int(&q), pin);
+		assert_int_equal(aml_int(&q), 0);
+		assert_int_equal(aml_int(&q), 16 + (slot + pin) % 8);
+		assert_ptr_equal(q, next);
+	}
+	assert_ptr_equal(q, end);
+}
+
+/* \_SB.PCI0 (inside Scope(\_SB)): ids, segment, bus, _CRS, _PRT. */
+static void check_pci0(const uint8_t *aml, size_t len, uint64_t mmio64_base)
+{
+	static const uint8_t scope[] = { 0x10 };
+	assert_memory_equal(aml, scope, 1);
+	size_t n;
+	size_t slen = pkglen(aml + 1, &n);
+	assert_true(1 + slen <= len);
+	assert_memory_equal(aml + 1 + n, "\\_SB_", 5);
+	const uint8_t *dev = aml + 1 + n + 5;
+	assert_int_equal(dev[0], 0x5b);
+	assert_int_equal(dev[1], 0x82);
+	size_t dlen = pkglen(dev + 2, &n);
+	assert_true(dev + 2 + dlen <= aml + 1 + slen);
+	assert_memory_equal(dev + 2 + n, "PCI0", 4);
+	const uint8_t *body = dev + 2 + n + 4;
+	size_t blen = dlen - n - 4;
+	static const uint8_t hid[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x08 };	/* PNP0A08 */
+	static const uint8_t cid[] = { 0x0c, 0x41, 0xd0, 0x0a, 0x03 };	/* PNP0A03 */
+	assert_memory_equal(named(body, blen, "_HID"), hid, sizeof(hid));
+	assert_memory_equal(named(body, blen, "_CID"), cid, sizeof(cid));
+	assert_int_equal(named(body, blen, "_SEG")[0], 0);
+	assert_int_equal(named(body, blen, "_BBN")[0], 0);
+	assert_int_equal(named(body, blen, "_UID")[0], 0);
+	check_crs(named(body, blen, "_CRS"), mmio64_base);
+	check_prt(named(body, blen, "_PRT"));
+}
+
+/* MCFG: one ECAM region, segment 0, buses 0-0. */
+static void check_mcfg(const struct guest_mem *gm, uint64_t mcfg)
+{
+	assert_int_equal(check_table(gm, mcfg, "MCFG"), 44 + 16);
+	assert_int_equal(rd(gm, mcfg + 8, 1), 1);			/* revision */
+	assert_int_equal(rd(gm, mcfg + 44, 8), PCI_ECAM_BASE);
+	assert_int_equal(rd(gm, mcfg + 52, 2), 0);			/* segment */
+	assert_int_equal(rd(gm, mcfg + 54, 1), 0);			/* start bus */
+	assert_int_equal(rd(gm, mcfg + 55, 1), PCI_ECAM_SIZE / (1 << 20) - 1);
+}
+
 static void check_madt(const struct guest_mem *gm, uint64_t madt, uint32_t ncpus)
 {
 	uint32_t len = check_table(gm, madt, "APIC");
@@ -200,12 +377,16 @@ static void check_madt(const struct guest_mem *gm, uint64_t madt, uint32_t ncpus
 	assert_int_equal(nnmi, 1);
 }
 
-static void walk(uint32_t ncpus)
+static void walk_with(uint32_t ncpus, uint64_t mmio64_base)
 {
 	struct guest_mem gm;
 	assert_int_equal(gm_init(&gm, 64ULL << 20), 0);
 	struct acpi_params p;
 	acpi_params_default(&p, ncpus);
+	if (mmio64_base)
+		p.pci_mmio64_base = mmio64_base;
+	else
+		mmio64_base = 0x100000000ULL;
 	struct skiff_err e = { "" };
 	uint64_t rsdp = 0;
 	assert_int_equal(acpi_build(&gm, &p, &rsdp, &e), 0);
@@ -223,24 +404,45 @@ static void walk(uint32_t ncpus)
 		check_table(&gm, rd(&gm, xsdt + off, 8), (const char *)gp(&gm, rd(&gm, xsdt + off, 8), 4));
 
 	uint64_t fadt = find(&gm, xsdt, "FACP"), madt = find(&gm, xsdt, "APIC");
+	uint64_t mcfg = find(&gm, xsdt, "MCFG");
 	assert_int_not_equal(fadt, 0);
 	assert_int_not_equal(madt, 0);
+	assert_int_not_equal(mcfg, 0);
 	check_fadt(&gm, fadt);
 	check_madt(&gm, madt, ncpus);
+	check_mcfg(&gm, mcfg);
+	uint64_t dsdt = rd(&gm, fadt + 40, 4);
+	uint32_t dlen = (uint32_t)rd(&gm, dsdt + 4, 4);
+	check_pci0(gp(&gm, dsdt + 36, dlen - 36), dlen - 36, mmio64_base);
 
 	if (ncpus == 2) {
 		dump(&gm, xsdt, xlen, "xsdt");
 		dump(&gm, fadt, 276, "facp");
 		dump(&gm, madt, (uint32_t)rd(&gm, madt + 4, 4), "apic");
-		uint64_t dsdt = rd(&gm, fadt + 40, 4);
-		dump(&gm, dsdt, (uint32_t)rd(&gm, dsdt + 4, 4), "dsdt");
+		dump(&gm, mcfg, (uint32_t)rd(&gm, mcfg + 4, 4), "mcfg");
+		dump(&gm, dsdt, dlen, "dsdt");
 		dump(&gm, rd(&gm, fadt + 36, 4), 64, "facs");
 		dump(&gm, rsdp, 36, "rsdp");
 	}
 	gm_destroy(&gm);
 }
 
+static void walk(uint32_t ncpus)
+{
+	walk_with(ncpus, 0);
+}
+
 static void test_tables_1cpu(void **state) { (void)state; walk(1); }
+/* 8 GiB of RAM from 4 GiB up: the 64-bit PCI window moves above it. */
+static void test_tables_high_window(void **state)
+{
+	(void)state;
+	assert_int_equal(pci_mmio64_base(0), 0x100000000ULL);
+	assert_int_equal(pci_mmio64_base(0xC0000000ULL), 0x100000000ULL);
+	assert_int_equal(pci_mmio64_base(0x300000000ULL), 0x300000000ULL);
+	assert_int_equal(pci_mmio64_base(0x300000001ULL), 0x340000000ULL);
+	walk_with(2, pci_mmio64_base(0x300000001ULL));
+}
 static void test_tables_2cpus(void **state) { (void)state; walk(2); }
 static void test_tables_max_cpus(void **state) { (void)state; walk(SKIFF_MAX_VCPUS); }
 
@@ -304,8 +506,15 @@ static void test_aml(void **state)
 	aml_init(&a, buf, sizeof(buf));
 	aml_name(&a, "bad!");
 	assert_false(aml_ok(&a));
-	assert_int_equal(acpi_dsdt_aml(buf, 8), 0);	/* does not fit */
-	assert_int_not_equal(acpi_dsdt_aml(buf, sizeof(buf)), 0);
+	struct acpi_params p;
+	acpi_params_default(&p, 1);
+	assert_int_equal(acpi_dsdt_aml(buf, 8, &p), 0);	/* does not fit */
+	assert_int_equal(acpi_dsdt_aml(buf, sizeof(buf), &p), 0);
+	uint8_t big[4096];
+	size_t n = acpi_dsdt_aml(big, sizeof(big), &p);
+	assert_true(n > 512 && n < sizeof(big));
+	assert_int_equal(acpi_dsdt_aml(big, n - 1, &p), 0);
+	assert_int_equal(acpi_dsdt_aml(big, n, &p), n);
 }
 
 /* ---- the PM device, against a host that records what it was asked ---- */
@@ -453,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_tables_1cpu),
 		cmocka_unit_test(test_tables_2cpus),
 		cmocka_unit_test(test_tables_max_cpus),
+		cmocka_unit_test(test_tables_high_window),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_aml),
 		cmocka_unit_test(test_pm_sleep),
