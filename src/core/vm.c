@@ -6,10 +6,13 @@
 #include "boot/acpi.h"
 #include "boot/kernel.h"
 #include "boot/layout.h"
+#include "core/evloop.h"
+#include "pci/pci.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -116,16 +119,11 @@ static int validate_config(const struct skiff_config *c, struct skiff_err *e)
 /* KVM's default GSI routing sends GSI 0 to IOAPIC pin 0, but the MADT says
  * ISA IRQ 0 is GSI 2 (as every PC does). Route like a PC: GSI 0 (the PIT)
  * to PIC pin 0 and IOAPIC pin 2; GSIs 1-15 to both PICs and IOAPIC pins;
- * GSIs 16-23 to IOAPIC pins only. */
-static int setup_gsi_routing(struct skiff_vm *vm)
+ * GSIs 16-23 (PCI INTx) to IOAPIC pins only. Returns the entries written
+ * (IRQCHIP_ROUTES). */
+#define IRQCHIP_ROUTES 38
+static uint32_t irqchip_routes(struct kvm_irq_routing_entry *e)
 {
-	enum { MAX = 40 };
-	union {
-		struct kvm_irq_routing hdr;	/* ends in a flexible array */
-		uint8_t bytes[sizeof(struct kvm_irq_routing) + MAX * sizeof(struct kvm_irq_routing_entry)];
-	} rt;
-	memset(&rt, 0, sizeof(rt));
-	struct kvm_irq_routing_entry *e = rt.hdr.entries;
 	uint32_t n = 0;
 	for (uint32_t gsi = 0; gsi < 16; gsi++) {
 		if (gsi == 2)
@@ -145,8 +143,161 @@ static int setup_gsi_routing(struct skiff_vm *vm)
 		e[n].u.irqchip.pin = gsi == 0 ? 2 : gsi;
 		n++;
 	}
-	rt.hdr.nr = n;
-	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &rt) < 0 ? -errno : 0;
+	return n;
+}
+
+/* Commit the whole table: irqchip routes plus every routed MSI GSI
+ * (KVM API §4.52 KVM_SET_GSI_ROUTING replaces the table). irq.lock held.
+ * Returns 0 or -errno. */
+static int commit_routes(struct skiff_vm *vm)
+{
+	size_t max = IRQCHIP_ROUTES + VM_MSI_GSIS;
+	struct kvm_irq_routing *rt = calloc(1, sizeof(*rt) + max * sizeof(rt->entries[0]));
+	if (!rt)
+		return -ENOMEM;
+	uint32_t n = irqchip_routes(rt->entries);
+	for (uint32_t i = 0; i < VM_MSI_GSIS; i++) {
+		const struct vm_msi_route *m = &vm->irq.msi[i];
+		if (!m->routed)
+			continue;
+		struct kvm_irq_routing_entry *e = &rt->entries[n++];
+		e->gsi = VM_MSI_GSI_BASE + i;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)m->addr;
+		e->u.msi.address_hi = (uint32_t)(m->addr >> 32);
+		e->u.msi.data = m->data;
+	}
+	rt->nr = n;
+	int r = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, rt) < 0 ? -errno : 0;
+	free(rt);
+	return r;
+}
+
+static int setup_gsi_routing(struct skiff_vm *vm)
+{
+	pthread_mutex_lock(&vm->irq.lock);
+	int r = commit_routes(vm);
+	pthread_mutex_unlock(&vm->irq.lock);
+	return r;
+}
+
+/* Index into irq.msi of an allocated MSI GSI, or -1. */
+static int msi_index(struct skiff_vm *vm, uint32_t gsi)
+{
+	if (gsi < VM_MSI_GSI_BASE || gsi - VM_MSI_GSI_BASE >= VM_MSI_GSIS)
+		return -1;
+	return (int)(gsi - VM_MSI_GSI_BASE);
+}
+
+static int host_msi_alloc(void *ctx)
+{
+	struct skiff_vm *vm = ctx;
+	int gsi = -ENOSPC;
+	pthread_mutex_lock(&vm->irq.lock);
+	for (uint32_t i = 0; i < VM_MSI_GSIS; i++) {
+		if (!vm->irq.msi[i].used) {
+			vm->irq.msi[i] = (struct vm_msi_route){ .used = true };
+			gsi = (int)(VM_MSI_GSI_BASE + i);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vm->irq.lock);
+	return gsi;
+}
+
+static int host_msi_route(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct skiff_vm *vm = ctx;
+	int i = msi_index(vm, gsi);
+	if (i < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->irq.lock);
+	struct vm_msi_route *m = &vm->irq.msi[i], old = *m;
+	int r = -EINVAL;
+	if (m->used) {
+		*m = (struct vm_msi_route){ .addr = addr, .data = data, .used = true, .routed = true };
+		r = commit_routes(vm);
+		if (r)
+			*m = old;	/* KVM kept the previous table */
+	}
+	pthread_mutex_unlock(&vm->irq.lock);
+	return r;
+}
+
+static void host_msi_free(void *ctx, uint32_t gsi)
+{
+	struct skiff_vm *vm = ctx;
+	int i = msi_index(vm, gsi);
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&vm->irq.lock);
+	bool was_routed = vm->irq.msi[i].routed;
+	vm->irq.msi[i] = (struct vm_msi_route){ 0 };
+	int r = was_routed ? commit_routes(vm) : 0;
+	pthread_mutex_unlock(&vm->irq.lock);
+	if (r)
+		skiff_log(&vm->log, LOG_WARN, "KVM_SET_GSI_ROUTING dropping GSI %u: %s", gsi,
+			  strerror(-r));
+}
+
+static int host_irqfd(void *ctx, int efd, uint32_t gsi, int resample_efd, bool assign)
+{
+	struct skiff_vm *vm = ctx;
+	if (!vm->irq.has_irqfd || (resample_efd >= 0 && assign && !vm->irq.has_resample))
+		return -ENOTSUP;
+	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = gsi };
+	if (!assign)
+		f.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	else if (resample_efd >= 0) {
+		f.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		f.resamplefd = (uint32_t)resample_efd;
+	}
+	return ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
+}
+
+static int host_ioeventfd(void *ctx, int efd, uint64_t addr, uint32_t len, bool mmio, bool assign)
+{
+	struct skiff_vm *vm = ctx;
+	if (!vm->irq.has_ioeventfd)
+		return -ENOTSUP;
+	if (len != 0 && len != 1 && len != 2 && len != 4 && len != 8)
+		return -EINVAL;
+	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = efd };
+	if (!mmio)
+		io.flags |= KVM_IOEVENTFD_FLAG_PIO;
+	if (!assign)
+		io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+static int host_signal_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct skiff_vm *vm = ctx;
+	if (!vm->irq.has_signal_msi)
+		return -ENOTSUP;
+	struct kvm_msi m = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32),
+			     .data = data };
+	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -errno : 0;
+}
+
+/* Which interrupt and notification services KVM offers. PCI devices need
+ * irqfd and ioeventfd: refuse a configuration with virtio devices on a KVM
+ * without them, naming the capability. */
+static int check_irq_caps(struct skiff_vm *vm, struct skiff_err *e)
+{
+	vm->irq.has_irqfd = kvm_check_cap(vm->vm_fd, KVM_CAP_IRQFD) > 0;
+	vm->irq.has_resample = kvm_check_cap(vm->vm_fd, KVM_CAP_IRQFD_RESAMPLE) > 0;
+	vm->irq.has_ioeventfd = kvm_check_cap(vm->vm_fd, KVM_CAP_IOEVENTFD) > 0;
+	vm->irq.has_signal_msi = kvm_check_cap(vm->vm_fd, KVM_CAP_SIGNAL_MSI) > 0;
+	const struct skiff_config *c = &vm->cfg;
+	if (!(c->ndisks || c->nnets || c->vsock || c->rng))
+		return 0;
+	const char *missing = !vm->irq.has_irqfd ? "KVM_CAP_IRQFD" :
+			      !vm->irq.has_ioeventfd ? "KVM_CAP_IOEVENTFD" : NULL;
+	if (missing)
+		return skiff_fail(e, ENOTSUP, "this host's KVM lacks %s, which virtio devices need",
+				  missing);
+	return 0;
 }
 
 /* On a PVM host the CPUID probe runs a throw-away VM, whose creation and
@@ -205,6 +356,8 @@ static int create_kvm_vm(struct skiff_vm *vm, struct skiff_err *e)
 	r = setup_gsi_routing(vm);
 	if (r)
 		return skiff_fail(e, -r, "KVM_SET_GSI_ROUTING: %s", strerror(-r));
+	if ((r = check_irq_caps(vm, e)))
+		return r;
 	/* The dummy speaker makes KVM serve port 0x61 (PIT gate/speaker). */
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
@@ -232,6 +385,15 @@ static int setup_memory(struct skiff_vm *vm, struct skiff_err *e)
 	return 0;
 }
 
+static uint64_t ram_end(const struct guest_mem *gm)
+{
+	uint64_t end = 0;
+	for (size_t i = 0; i < gm->n; i++)
+		if (gm->r[i].gpa + gm->r[i].size > end)
+			end = gm->r[i].gpa + gm->r[i].size;
+	return end;
+}
+
 /* Kernel, initrd, ACPI, zero page and boot tables, in that order. */
 static int load_guest(struct skiff_vm *vm, struct skiff_err *e)
 {
@@ -248,11 +410,16 @@ static int load_guest(struct skiff_vm *vm, struct skiff_err *e)
 	struct acpi_params ap;
 	acpi_params_default(&ap, vm->ncpus);
 	ap.ioapic_id = 0;	/* KVM's in-kernel IOAPIC resets its ID register to 0 */
+	ap.pci_mmio64_base = pci_mmio64_base(ram_end(&vm->mem));	/* as pci_bus_create */
 	uint64_t rsdp = 0;
 	r = acpi_build(&vm->mem, &ap, &rsdp, e);
 	if (r)
 		return r;
 	r = boot_setup_zero_page(&vm->mem, &k, vm->cmdline, initrd_gpa, initrd_size, rsdp, e);
+	if (r)
+		return r;
+	/* The ECAM window, so Linux trusts the MCFG table (PCI Firmware 3.2 §4.1.2). */
+	r = boot_e820_reserve(&vm->mem, PCI_ECAM_BASE, PCI_ECAM_SIZE, e);
 	if (r)
 		return r;
 	if (x86_write_boot_tables(&vm->mem))
@@ -301,6 +468,16 @@ static int create_vcpus(struct skiff_vm *vm, struct skiff_err *e)
 	return 0;
 }
 
+/* PCI bus 0 after the platform devices (it takes over their 0xCF9 range),
+ * then the virtio devices on it. */
+static int create_pci(struct skiff_vm *vm, struct skiff_err *e)
+{
+	int r = pci_bus_create(&vm->host, &vm->pio, &vm->mmio, &vm->pci, e);
+	if (r)
+		return r;
+	return vm_virtio_create(vm, e);
+}
+
 int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct skiff_err *e)
 {
 	*out = NULL;
@@ -318,6 +495,7 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 	vm->log.out = c->log_out;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->irq.lock, NULL);
 	vm->console.enabled = c->console_escape;
 	bus_init(&vm->pio, 0x10000);
 	bus_init(&vm->mmio, 0);
@@ -327,6 +505,13 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 		.request_stop = host_request_stop,
 		.log = &vm->log,
 		.start_ns = c->start_ns ? c->start_ns : now_ns(),
+		.mem = &vm->mem,
+		.msi_alloc = host_msi_alloc,
+		.msi_route = host_msi_route,
+		.msi_free = host_msi_free,
+		.irqfd = host_irqfd,
+		.ioeventfd = host_ioeventfd,
+		.signal_msi = host_signal_msi,
 	};
 	if (vm->stop_efd < 0) {
 		r = skiff_fail(e, errno, "eventfd: %s", strerror(errno));
@@ -353,7 +538,10 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 	if ((r = setup_memory(vm, e)) || (r = load_guest(vm, e)))
 		goto fail;
 	uint64_t t_load = now_ns();
-	if ((r = vm_devices_create(vm, e)) || (r = create_vcpus(vm, e)))
+	if ((r = evloop_create(&vm->loop, e)))
+		goto fail;
+	vm->host.loop = vm->loop;
+	if ((r = vm_devices_create(vm, e)) || (r = create_pci(vm, e)) || (r = create_vcpus(vm, e)))
 		goto fail;
 	uint64_t t_vcpus = now_ns();
 	skiff_log(&vm->log, LOG_DEBUG, "kernel command line: %s", vm->cmdline);
@@ -438,8 +626,10 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res)
 		return -EALREADY;
 	}
 	vm->ran = true;
-	int r = 0;
-	for (uint32_t i = 0; i < vm->ncpus; i++) {
+	int r = evloop_start(vm->loop);
+	if (r)
+		vm_stop_error(vm, "cannot start the I/O thread: %s", strerror(-r));
+	for (uint32_t i = 0; i < vm->ncpus && !r; i++) {
 		r = vcpu_start(&vm->vcpus[i]);
 		if (r) {
 			vm_stop_error(vm, "cannot start the thread of vCPU %u: %s", i, strerror(-r));
@@ -454,6 +644,7 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res)
 			pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].thread_started = false;
 	}
+	evloop_stop(vm->loop);
 	res->reason = atomic_load(&vm->stop_reason);
 	res->code = vm->stop_code;
 	snprintf(res->msg, sizeof(res->msg), "%s", vm->stop_msg);
@@ -481,6 +672,10 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 		}
 		free(vm->vcpus);
 	}
+	if (vm->pci)
+		vm_virtio_destroy(vm);
+	pci_bus_destroy(vm->pci);
+	evloop_destroy(vm->loop);
 	vm_devices_destroy(vm);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
@@ -493,6 +688,7 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 	free(vm->cpuid);
 	free(vm->cmdline);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->irq.lock);
 	free(vm);
 }
 

@@ -30,6 +30,30 @@ struct vcpu {
 };
 
 struct vm_devices;	/* vm_devices.c */
+struct vm_virtio;	/* vm_virtio.c */
+struct pci_bus;		/* pci/pci.h */
+struct evloop;		/* core/evloop.h */
+
+/* GSIs for MSI routes: VM_MSI_GSI_BASE.. (above the IOAPIC's 24 pins). */
+#define VM_MSI_GSI_BASE		24
+#define VM_MSI_GSIS		1024
+
+/* One MSI GSI (devhost msi_alloc/msi_route). */
+struct vm_msi_route {
+	uint64_t addr;
+	uint32_t data;
+	bool used;		/* allocated */
+	bool routed;		/* part of the committed table */
+};
+
+/* The VM's interrupt routing (vm.c): the PC-style irqchip routes plus the
+ * MSI routes, re-committed as a whole with KVM_SET_GSI_ROUTING under lock;
+ * and which of KVM's interrupt/notification capabilities exist. */
+struct vm_irq {
+	pthread_mutex_t lock;
+	struct vm_msi_route msi[VM_MSI_GSIS];	/* GSI VM_MSI_GSI_BASE + index */
+	bool has_irqfd, has_resample, has_ioeventfd, has_signal_msi;
+};
 
 struct skiff_vm {
 	struct skiff_config cfg;	/* copy; strings point at owned copies below */
@@ -41,6 +65,10 @@ struct skiff_vm {
 	struct bus pio, mmio;
 	struct dev_host host;		/* handed to every device */
 	struct vm_devices *devs;	/* owned */
+	struct pci_bus *pci;		/* owned; bus 0 with its host bridge */
+	struct evloop *loop;		/* owned; the I/O thread (host.loop) */
+	struct vm_virtio *virtio;	/* owned; vm_virtio.c: the virtio devices */
+	struct vm_irq irq;		/* GSI routing, see vm.c */
 	struct pvm pvm;			/* PVM work-arounds; inert on hardware KVM */
 	struct kvm_cpuid2 *cpuid;	/* base CPUID table, owned */
 	pthread_t probe_thread;		/* PVM CPUID probe, see vm.c */
