@@ -340,6 +340,96 @@ int strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+/* ------------------------------------------------------ memory map, alloc */
+extern uint64_t kit_pml4[512], kit_pdpt[512];	/* start.S */
+extern uint64_t kit_pds[KIT_MAX_GIB][512];
+
+#define PTE_P		0x001ULL
+#define PTE_RW		0x002ULL
+#define PTE_US		0x004ULL
+#define PTE_PWT		0x008ULL
+#define PTE_PCD		0x010ULL
+#define PTE_PS		0x080ULL
+#define PTE_ADDR	0x000ffffffffff000ULL
+#define KIT_PT_POOL	16
+
+/* Page-table pages for mappings beyond the first KIT_MAX_GIB GiB. */
+static uint64_t pt_pool[KIT_PT_POOL][512] __attribute__((aligned(4096)));
+static int pt_pool_used;
+static kit_spinlock_t map_lock;
+
+/* The table that entry *e points to, linking `fresh` (zeroed here) if the
+ * entry is empty; NULL when *e maps a large page or nothing is available. */
+static uint64_t *next_table(uint64_t *e, uint64_t *fresh)
+{
+	if (*e & PTE_P)
+		return (*e & PTE_PS) ? NULL : (uint64_t *)(*e & PTE_ADDR);
+	if (!fresh) {
+		if (pt_pool_used == KIT_PT_POOL)
+			return NULL;
+		fresh = pt_pool[pt_pool_used++];
+	}
+	memset(fresh, 0, 4096);
+	*e = (uint64_t)fresh | PTE_P | PTE_RW | PTE_US;
+	return fresh;
+}
+
+int kit_map_mmio(uint64_t pa, uint64_t len)
+{
+	uint64_t lo = pa & ~0x1fffffULL, hi = (pa + len + 0x1fffff) & ~0x1fffffULL;
+	if (!len || hi < lo || hi > (1ULL << 48))
+		return -1;
+	int rc = 0;
+	kit_lock(&map_lock);
+	for (uint64_t a = lo; a < hi; a += 0x200000) {
+		uint64_t gib = a >> 30;
+		uint64_t *pdpt = a >> 39 ? next_table(&kit_pml4[a >> 39], NULL) : kit_pdpt;
+		uint64_t *pd = pdpt ? next_table(&pdpt[gib & 511], gib < KIT_MAX_GIB ? kit_pds[gib] : NULL)
+				    : NULL;
+		if (!pd) {
+			rc = -1;
+			break;
+		}
+		uint64_t *pde = &pd[(a >> 21) & 511];
+		if (!(*pde & PTE_P))
+			*pde = a | PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_PWT | PTE_PCD;
+	}
+	kit_kcall(KIT_KCALL_FLUSH_TLB, 0, 0);
+	kit_unlock(&map_lock);
+	return rc;
+}
+
+static uint64_t alloc_next, alloc_end;
+static kit_spinlock_t alloc_lock;
+
+void *kit_alloc(size_t size, size_t align)
+{
+	if (!align)
+		align = 16;
+	kit_lock(&alloc_lock);
+	if (!alloc_end) {
+		/* the RAM range that holds the kit's image, above the image */
+		uint64_t ke = (uint64_t)__kit_end;
+		for (int i = 0; i < kit_e820_count(); i++) {
+			const struct kit_e820 *e = kit_e820_entry(i);
+			if (e->type == KIT_E820_RAM && e->addr <= ke && ke < e->addr + e->size) {
+				alloc_next = ke;
+				alloc_end = e->addr + e->size;
+			}
+		}
+	}
+	uint64_t p = (alloc_next + align - 1) & ~(uint64_t)(align - 1);
+	if (!alloc_end || p < alloc_next || p + size > alloc_end || p + size < p) {
+		kit_unlock(&alloc_lock);
+		kit_printf("KIT: out of memory (%lu bytes wanted, 0x%lx-0x%lx free)\n",
+			   (uint64_t)size, alloc_next, alloc_end);
+		kit_exit(KIT_EXIT_FAIL);
+	}
+	alloc_next = p + size;
+	kit_unlock(&alloc_lock);
+	return memset((void *)p, 0, size);
+}
+
 /* ------------------------------------------------------------------ time */
 void kit_delay_us(uint64_t us)
 {

@@ -37,6 +37,7 @@ static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a;
 static inline uint32_t mmio_read32(uint64_t a) { return *(volatile uint32_t *)a; }
 static inline uint64_t mmio_read64(uint64_t a) { return *(volatile uint64_t *)a; }
 static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
 static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
 static inline void mmio_write64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
@@ -115,6 +116,17 @@ int kit_cpus_expected(void);
 int kit_start_aps(void (*fn)(int cpu));
 /* LAPIC ID of each CPU index that has run (index 0: the boot CPU). */
 extern volatile uint32_t kit_cpu_apic[KIT_MAX_CPUS];
+
+/* ---- memory map and allocation (for device drivers, e.g. virtio.c)
+ * Identity-map [pa, pa + len) as uncached user MMIO (2 MiB pages, rounded
+ * out; below 2^48), beside what the kit mapped at start. Ranges already
+ * mapped (RAM, the kit's MMIO pages) keep their mapping. Returns 0, or -1
+ * when the kit's page-table pool is exhausted or the range is too high. */
+int kit_map_mmio(uint64_t pa, uint64_t len);
+/* Zeroed RAM, `align` a power of two (0: 16), from the RAM above the kit's
+ * image (never freed). Exits with KIT_EXIT_FAIL and a message when RAM runs
+ * out. GPA = address (identity map), so it can be handed to devices. */
+void *kit_alloc(size_t size, size_t align);
 
 /* Busy-wait about `us` microseconds (TSC, assumed at most 4 GHz: waits are
  * at least as long as asked, at most 4x longer on a 1 GHz TSC). */

@@ -39,6 +39,7 @@
 #define KIT_KCALL_OUT_LOOP	4	/* RSI times: out AL (= RAX's low byte: the
 					   magic's 0x4b) to port DX, at CPL0 */
 #define KIT_KCALL_WRITE		5	/* RDX bytes at RSI to COM1 (polling LSR) */
+#define KIT_KCALL_FLUSH_TLB	6	/* reload CR3 (after kit_map_mmio edits) */
 
 /* Exit codes the kit itself uses (port 0xf4). */
 #define KIT_EXIT_EXCEPTION	0x80	/* + vector, for an unexpected exception */

@@ -255,6 +255,8 @@ isr_common:
 	je kc_out_loop
 	cmp $KIT_KCALL_WRITE, %rdi
 	je kc_write
+	cmp $KIT_KCALL_FLUSH_TLB, %rdi
+	je kc_flush_tlb
 	jmp report
 kc_halt:
 	cli
@@ -274,6 +276,10 @@ kc_out_loop:				/* RSI writes of AL to port DX */
 1:	out %al, %dx
 	dec %rcx
 	jnz 1b
+	jmp kc_return
+kc_flush_tlb:				/* page tables changed at CPL3 */
+	mov %cr3, %rax
+	mov %rax, %cr3
 	jmp kc_return
 kc_write:				/* RDX bytes at RSI to COM1 */
 	push %rbx
