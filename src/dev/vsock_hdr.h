@@ -57,7 +57,7 @@ enum vsock_verdict {
 	VSOCK_PKT_SHORT,	/* fewer than VSOCK_HDR_LEN bytes: drop, count */
 	VSOCK_PKT_SPOOFED,	/* src_cid is not the guest's CID: drop, count */
 	VSOCK_PKT_BAD_LEN,	/* len > VSOCK_MAX_PAYLOAD or beyond the chain: RST */
-	VSOCK_PKT_BAD_DST,	/* dst_cid is not the host: RST */
+	VSOCK_PKT_BAD_DST,	/* dst_cid is not the host (2): drop, count */
 	VSOCK_PKT_BAD_TYPE,	/* not VSOCK_TYPE_STREAM: RST */
 	VSOCK_PKT_BAD_OP,	/* INVALID or unknown op: RST */
 	VSOCK_PKT_BAD_PAYLOAD,	/* payload on a packet other than RW: RST */
