@@ -25,7 +25,9 @@
  * (wrapping at the capacity); "write" writes instead. The timed part is
  * framed by two writes of 123 to the boot-timer port 0x3f0 (skiff logs the
  * host time of each); prints "blkbench: MODE ops N bytes B tsc T kicks K".
- * "pci=cf8": configuration through 0xCF8. "sync": no EVENT_IDX. */
+ * "pci=cf8": configuration through 0xCF8. "sync": no EVENT_IDX.
+ * "hold=S": set up disk 0, print "blk: holding the disk for S s", wait S
+ * seconds (about: see kit_delay_us), exit 0x2a. */
 #include "virtio.h"
 
 static int fails;
@@ -176,6 +178,7 @@ static int open_disk(struct disk *k, int nth, bool event_idx)
 static void test_disk(int nth)
 {
 	static struct disk k;
+	int fails0 = fails;
 	disk_ix = nth;
 	if (open_disk(&k, nth, !kit_cmdline_has("sync"))) {
 		fails++;
@@ -299,7 +302,7 @@ static void test_disk(int nth)
 	if (st & (VIRTIO_NEEDS_RESET | VIRTIO_FAILED))
 		FAIL("device status 0x%x\n", st);
 	vdev_reset(&k.d);
-	kit_printf("blk%d: %s\n", nth, fails ? "failed" : "ok");
+	kit_printf("blk%d: %s\n", nth, fails > fails0 ? "failed" : "ok");
 }
 
 /* --------------------------------------------------------------- bench */
@@ -383,6 +386,16 @@ int payload_main(void)
 	const char *mode = kit_cmdline_get("bench=", &mlen);
 	if (mode)
 		return bench(mode, mlen);
+	uint64_t hold = kit_cmdline_u64("hold=", 0);
+	if (hold) {
+		/* keep the disk open (for the image-lock test), then exit */
+		static struct disk k;
+		if (open_disk(&k, 0, true))
+			return KIT_EXIT_FAIL;
+		kit_printf("blk: holding the disk for %lu s\n", hold);
+		kit_delay_us(hold * 1000000);
+		return KIT_EXIT_OK;
+	}
 	int disks = (int)kit_cmdline_u64("disks=", 1);
 	for (int i = 0; i < disks; i++)
 		test_disk(i);

@@ -222,22 +222,24 @@ uint64_t pci_bar_size(uint16_t bdf, int i)
 	bool io = lo & 1, b64 = !io && ((lo >> 1) & 3) == 2 && i < 5;
 	uint32_t hi = b64 ? pci_read32(bdf, off + 4) : 0;
 	pci_write32(bdf, off, 0xffffffff);
-	uint64_t mask = pci_read32(bdf, off);
+	uint32_t mlo = pci_read32(bdf, off), mhi = 0;
 	if (b64) {
 		pci_write32(bdf, off + 4, 0xffffffff);
-		mask |= (uint64_t)pci_read32(bdf, off + 4) << 32;
+		mhi = pci_read32(bdf, off + 4);
 		pci_write32(bdf, off + 4, hi);
-	} else {
-		mask |= 0xffffffff00000000ULL;
 	}
 	pci_write32(bdf, off, lo);
 	pci_write16(bdf, PCI_COMMAND, cmd);
 	if (io) {
-		mask &= 0xfffc;
-		return mask ? (~(mask | 0xffffffffffff0000ULL) + 1) : 0;
+		uint32_t m = mlo & 0xfffc;	/* 16-bit I/O decode */
+		return m ? ((~m + 1) & 0xffff) : 0;
 	}
-	mask &= ~0xfULL;
-	return mask ? ~mask + 1 : 0;
+	if (!b64) {
+		uint32_t m = mlo & ~0xfu;
+		return m ? (uint64_t)(uint32_t)(~m + 1) : 0;
+	}
+	uint64_t m = ((uint64_t)mhi << 32 | mlo) & ~0xfULL;
+	return m ? ~m + 1 : 0;
 }
 
 uint8_t pci_find_cap(uint16_t bdf, uint8_t id, uint8_t from)

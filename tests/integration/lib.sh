@@ -128,3 +128,40 @@ it_done() {
 	echo "FAIL: $IT_NAME: $IT_FAILS failed check(s) ($IT_RUNS runs, ${secs}s)"
 	exit 1
 }
+
+# ---- virtio devices (tests/integration/test_virtio_*.sh)
+#
+# it_need_virtio WHAT ARGS...  skip (77) when this skiff does not create the
+#                       device(s) ARGS yet (a device model not wired in);
+#                       any other failure to start is a test failure
+# it_blk_pattern FIRST COUNT SEED   the blk guest's pattern for COUNT
+#                       sectors from FIRST (tests/guest/blk.c) on stdout
+# it_netpeer            build bench/netpeer.c (the UDP peer) into $IT_TMP;
+#                       sets NETPEER
+it_need_virtio() {	# WHAT ARGS...
+	local what=$1
+	shift
+	it_need_guest exitcode
+	it_run run -k "$GUESTS/exitcode.elf" -p code=42 "$@"
+	[ "$RC" = 42 ] && return 0
+	if grep -qiE 'not wired|not (yet )?(supported|implemented)|function not implemented' "$ERR"; then
+		it_skip "$what: not available in this skiff yet: $(grep -viE '^skiff: (info|debug): ' "$ERR" | head -1)"
+	fi
+	it_fail "$what: skiff does not start with $*"
+	it_done
+}
+
+it_blk_pattern() {	# FIRST COUNT SEED
+	awk -v f="$1" -v n="$2" -v seed="$3" 'BEGIN {
+		for (s = f; s < f + n; s++)
+			for (l = 0; l < 16; l++)
+				printf "blk %08d.%02d seed %010d\n", s % 100000000, l, seed
+	}'
+}
+
+it_netpeer() {
+	NETPEER=$IT_TMP/netpeer
+	[ -x "$NETPEER" ] && return 0
+	${CC:-cc} -O2 -o "$NETPEER" "$IT_TOP/bench/netpeer.c" ||
+		{ echo "FAIL: $IT_NAME: cannot build bench/netpeer.c"; exit 1; }
+}
