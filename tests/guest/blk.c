@@ -24,7 +24,9 @@
  * (default 32 rand, 8 seq), reads at random bs-aligned offsets or in order
  * (wrapping at the capacity); "write" writes instead. The timed part is
  * framed by two writes of 123 to the boot-timer port 0x3f0 (skiff logs the
- * host time of each); prints "blkbench: MODE ops N bytes B tsc T kicks K".
+ * host time of each); prints "blkbench: MODE ops N bytes B tsc T kicks K",
+ * then waits linger= milliseconds (default 0) before exiting, so that a
+ * script can read skiff's thread statistics.
  * "pci=cf8": configuration through 0xCF8. "sync": no EVENT_IDX.
  * "hold=S": set up disk 0, print "blk: holding the disk for S s", wait S
  * seconds (about: see kit_delay_us), exit 0x2a. */
@@ -374,6 +376,7 @@ static int bench(const char *mode, size_t mlen)
 	timer_mark();
 	kit_printf("blkbench: %s ops %lu bytes %lu tsc %lu kicks %lu errors %lu\n",
 		   rnd ? "rand" : "seq", done, done * bs, t1 - t0, k.q.kicks, errors);
+	kit_delay_us(kit_cmdline_u64("linger=", 0) * 1000);
 	vdev_reset(&k.d);
 	return errors ? KIT_EXIT_FAIL : KIT_EXIT_OK;
 }
