@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include "core/evloop.h"
 #include "core/ratelimit.h"
 #include "dev/net_backend.h"
@@ -32,6 +34,10 @@
 
 #define HDR		VIRTIO_NET_HDR_LEN
 #define RX_BUF_SIZE	(HDR + NET_MAX_FRAME)
+/* Frames one pass over a queue handles before letting the I/O thread serve
+ * others (the other queue, other devices); the rest follows through
+ * resume_fd. */
+#define NET_BATCH	128
 
 /* feature bits that come in pairs (§5.1.3.1) */
 #define F(bit)		(1ULL << (bit))
@@ -52,6 +58,8 @@ struct virtio_net {
 	struct virtio_net_stats stats;	/* updated with relaxed atomics */
 	struct rate_limiter rl_rx, rl_tx;
 	bool rl_rx_watched, rl_tx_watched;
+	int resume_fd;			/* eventfd: a queue stopped at NET_BATCH */
+	bool resume_watched;
 
 	/* I/O thread only */
 	bool active;			/* between activate and reset */
@@ -64,6 +72,7 @@ struct virtio_net {
 	size_t rx_off;			/* bytes of it already in held chains */
 	bool rx_charged;		/* rate-limit tokens taken for it */
 	bool rx_pushed;			/* used entries added since the last interrupt */
+	bool resume_rx, resume_tx;	/* a pass stopped at NET_BATCH */
 	struct rx_held *held;		/* queue-size entries */
 	uint32_t nheld, held_cap;
 	struct virtq_chain *rx_first;	/* first chain of a mergeable frame */
@@ -75,6 +84,15 @@ struct virtio_net {
 #define STAT_ADD(n, field, v) __atomic_fetch_add(&(n)->stats.field, (v), __ATOMIC_RELAXED)
 
 /* --- receive --- */
+
+/* A pass stopped at NET_BATCH: come back after the loop served others. */
+static void schedule_resume(struct virtio_net *n, bool *which)
+{
+	*which = true;
+	uint64_t one = 1;
+	ssize_t r = write(n->resume_fd, &one, sizeof(one));
+	(void)r;	/* EAGAIN: already signalled */
+}
 
 static void be_rx(struct virtio_net *n, bool on)
 {
@@ -240,7 +258,11 @@ static void rx_process(struct virtio_net *n)
 		be_rx(n, false);	/* a readable tap must not spin the loop */
 		return;
 	}
-	for (;;) {
+	for (unsigned done = 0;; done++) {
+		if (done == NET_BATCH) {
+			schedule_resume(n, &n->resume_rx);
+			break;
+		}
 		if (!n->rx_len) {
 			int r = rx_fetch(n);
 			if (r == 2)
@@ -287,9 +309,15 @@ static void tx_process(struct virtio_net *n)
 	struct virtq_chain *c = n->tx_chain;
 	bool pushed = false;
 	int r;
+	unsigned done = 0;
 	if (!n->active || n->vd.broken || n->rl_tx.throttled)
 		return;
 	while ((r = virtq_pop(q, c)) == 1) {
+		if (done++ == NET_BATCH) {
+			virtq_unpop(q);
+			schedule_resume(n, &n->resume_tx);
+			break;
+		}
 		struct virtio_net_hdr_v1 h;
 		size_t len = 0;
 		enum net_tx_verdict v = net_tx_parse(c->iov, c->nout, n->features, &h, n->tx_frame, &len);
@@ -348,6 +376,21 @@ static void rl_tx_timer(void *opaque, uint32_t events)
 	(void)events;
 	rl_timer_ack(&n->rl_tx);
 	tx_process(n);
+}
+
+static void resume(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+	ssize_t r = read(n->resume_fd, &v, sizeof(v));
+	(void)r;
+	(void)events;
+	bool rx = n->resume_rx, tx = n->resume_tx;
+	n->resume_rx = n->resume_tx = false;
+	if (tx)
+		tx_process(n);
+	if (rx)
+		rx_process(n);
 }
 
 /* --- virtio_ops --- */
@@ -426,6 +469,7 @@ static void net_reset(struct virtio_device *vd)
 	n->rx_pushed = false;
 	n->features = 0;
 	n->mrg = false;
+	n->resume_rx = n->resume_tx = false;
 	rl_timer_ack(&n->rl_rx);
 	rl_timer_ack(&n->rl_tx);
 	if (n->be->ops->set_offloads)
@@ -497,6 +541,10 @@ static int watch_limiter(struct virtio_net *n, struct rate_limiter *rl, evloop_f
 
 static void free_net(struct virtio_net *n)
 {
+	if (n->resume_watched)
+		evloop_del(n->host->loop, n->resume_fd);
+	if (n->resume_fd >= 0)
+		close(n->resume_fd);
 	if (n->rl_rx_watched)
 		evloop_del(n->host->loop, n->rl_rx.timer_fd);
 	if (n->rl_tx_watched)
@@ -523,6 +571,7 @@ int virtio_net_create(const struct skiff_net_config *c, const struct dev_host *h
 		return skiff_fail(e, ENOMEM, "virtio-net: out of memory");
 	n->host = host;
 	n->rl_rx.timer_fd = n->rl_tx.timer_fd = -1;
+	n->resume_fd = -1;
 	if (c->kind == SKIFF_NET_TAP)
 		snprintf(n->ident, sizeof(n->ident), "tap '%.16s'", c->tap_name ? c->tap_name : "");
 	else
@@ -537,7 +586,19 @@ int virtio_net_create(const struct skiff_net_config *c, const struct dev_host *h
 		free_net(n);
 		return skiff_fail(e, ENOMEM, "virtio-net: out of memory");
 	}
-	int r = rl_init(&n->rl_rx, &c->rx, e);
+	n->resume_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (n->resume_fd < 0) {
+		int err = errno;
+		free_net(n);
+		return skiff_fail(e, err, "virtio-net: eventfd: %s", strerror(err));
+	}
+	int r = evloop_add(host->loop, n->resume_fd, EPOLLIN, resume, n);
+	if (r < 0) {
+		free_net(n);
+		return skiff_fail(e, -r, "virtio-net: event loop: %s", strerror(-r));
+	}
+	n->resume_watched = true;
+	r = rl_init(&n->rl_rx, &c->rx, e);
 	if (r == 0)
 		r = rl_init(&n->rl_tx, &c->tx, e);
 	if (r == 0)

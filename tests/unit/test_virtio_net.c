@@ -43,7 +43,7 @@
 #include "virtio/virtio.h"
 
 #define RAM		(16u << 20)
-#define QSZ		64
+#define QSZ		256
 #define RING(q)		(0x10000ULL + (uint64_t)(q) * 0x4000)	/* desc; avail +4K; used +8K */
 #define BUF_BASE	0x100000ULL
 #define RXQ		VIRTIO_NET_RXQ
@@ -617,6 +617,38 @@ static void user_mrg_rxbuf(void **state)
 	assert_int_equal(stats(x).rx_frames, 2);
 }
 
+/* More frames than one pass handles (NET_BATCH) in both directions: the
+ * rest follows without another notify, nothing is lost. */
+static void user_batches(void **state)
+{
+	struct fx *x = *state;
+	enum { N = 200 };
+	post_rx(x, 250, 128);
+	uint8_t f[64];
+	size_t n = arp_request(x->mac, 0x0a00020f, 0x0a000202, f);
+	struct virtio_net_hdr_v1 h = { 0 };
+	for (int i = 0; i < N; i++) {
+		uint64_t g = alloc_buf(x, VIRTIO_NET_HDR_LEN + n);
+		gm_write(&x->gm, g, &h, sizeof(h));
+		gm_write(&x->gm, g + VIRTIO_NET_HDR_LEN, f, n);
+		struct seg sg = { g, (uint32_t)(VIRTIO_NET_HDR_LEN + n), false };
+		post(x, TXQ, &sg, 1);
+	}
+	kick(x, TXQ);		/* one notify for all of them */
+	for (int i = 0; i < N; i++)
+		assert_true(wait_used(x, TXQ, NULL, NULL, 5000));
+	uint8_t r[2048];
+	size_t len;
+	for (int i = 0; i < N; i++) {
+		assert_true(recv_frame(x, &h, r, sizeof(r), &len, 5000));
+		assert_int_equal(be16(r + 12), 0x0806);
+	}
+	struct virtio_net_stats s = stats(x);
+	assert_int_equal(s.tx_frames, N);
+	assert_int_equal(s.rx_frames, N);
+	assert_int_equal(s.rx_dropped, 0);
+}
+
 /* A hostile driver's transmit chains: dropped, counted, returned, and the
  * device keeps working. */
 static void user_hostile_tx(void **state)
@@ -1168,6 +1200,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(user_rx_waits_for_buffers, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_rx_buffer_too_small, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_mrg_rxbuf, setup_user_mrg, teardown),
+		cmocka_unit_test_setup_teardown(user_batches, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_hostile_tx, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_broken_ring, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_reset_restart, setup_user, teardown),
