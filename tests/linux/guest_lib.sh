@@ -5,7 +5,8 @@
 #
 # guest_setup          checks /dev/kvm (exit 77 without) and $SKIFF, then runs guest/make-guest
 #                      (builds or reuses the kernel and images); sets GUEST_KERNEL,
-#                      GUEST_INITRD. SKIFF_GUEST_KERNEL=PATH uses that kernel instead (and
+#                      GUEST_INITRD (and GUEST_SYSTEST_INITRD: the initramfs plus
+#                      /bin/systest). SKIFF_GUEST_KERNEL=PATH uses that kernel instead (and
 #                      builds only the images).
 # guest_start NAME CPUS [MiB]
 #                      starts "$SKIFF run" in the background: stdin from a fifo held open by
@@ -62,6 +63,8 @@ guest_setup() {
 		GUEST_KERNEL=$(sed -n 's/^kernel=//p' <<<"$out")
 	fi
 	GUEST_INITRD=$(sed -n 's/^initrd=//p' <<<"$out")
+	# The initramfs with /bin/systest in it (guest/build-images; a cache hit by now).
+	GUEST_SYSTEST_INITRD=$("$LINUX_TOP/guest/build-images" | sed -n 's/^systest_initrd=//p')
 	if [ ! -s "$GUEST_KERNEL" ] || [ ! -s "$GUEST_INITRD" ]; then
 		echo "FAIL: guest/make-guest gave no usable kernel or initrd: $out"
 		exit 1

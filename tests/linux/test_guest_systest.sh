@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Slow test: skiff's own guest kernel and initramfs, 1 vCPU, 256 MiB; runs /bin/systest
+# Slow test: skiff's own guest kernel and its initramfs with /bin/systest, 1 vCPU, 256 MiB; runs /bin/systest
 # --bench (guest/userspace/systest.c: file I/O, mmap, fork, execve, signals, futex,
 # threads, clocks) in the guest shell and expects all its checks to pass; prints its two
 # benchmark lines (a trivial system call, a fork+exec+wait). Then `poweroff -f` must end
@@ -11,6 +11,8 @@ set -uo pipefail
 name=$(basename "$0" .sh)
 
 guest_setup
+GUEST_INITRD=$GUEST_SYSTEST_INITRD
+[ -s "$GUEST_INITRD" ] || { echo "FAIL: guest/build-images gave no systest_initrd"; exit 1; }
 echo "$name: skiff's guest kernel, 1 vCPU$(is_pvm && echo ', KVM PVM host')"
 guest_start "$name" 1 256
 
