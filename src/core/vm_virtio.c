@@ -1,18 +1,94 @@
-/* Which virtio devices a VM has: creates them from the configuration
- * (disks, network interfaces, vsock, rng) on the VM's PCI bus.
- * (Being filled in: the device models land separately.) */
+/* Which virtio devices a VM has: creates them from the configuration on the
+ * VM's PCI bus, in a fixed order (disks, network interfaces, vsock, rng), so
+ * the guest sees the same slots on every boot: the host bridge is slot 0,
+ * then one slot per device in that order. */
 #include <errno.h>
+#include <stdlib.h>
 #include "core/vm_internal.h"
+#include "dev/virtio_blk.h"
+#include "dev/virtio_net.h"
+#include "dev/virtio_rng.h"
+#include "dev/virtio_vsock.h"
+#include "virtio/virtio_pci.h"
+
+#define VM_VIRTIO_MAX (SKIFF_MAX_DISKS + SKIFF_MAX_NETS + 2)
+
+struct vm_virtio {
+	struct virtio_blk *blk[SKIFF_MAX_DISKS];
+	struct virtio_net *net[SKIFF_MAX_NETS];
+	struct virtio_vsock *vsock;
+	struct virtio_rng *rng;
+	struct virtio_pci *pci[VM_VIRTIO_MAX];	/* transports, creation order */
+	uint32_t npci;
+};
+
+static int attach(struct skiff_vm *vm, struct virtio_device *vd, struct skiff_err *e)
+{
+	struct vm_virtio *v = vm->virtio;
+	int r = virtio_pci_create(vd, vm->pci, &v->pci[v->npci], e);
+	if (r == 0)
+		v->npci++;
+	return r;
+}
 
 int vm_virtio_create(struct skiff_vm *vm, struct skiff_err *e)
 {
 	const struct skiff_config *c = &vm->cfg;
-	if (c->ndisks || c->nnets || c->vsock || c->rng)
-		return skiff_fail(e, ENOSYS, "virtio devices are not wired into the VM yet");
+	if (!c->ndisks && !c->nnets && !c->vsock && !c->rng)
+		return 0;
+	if (c->ndisks > SKIFF_MAX_DISKS)
+		return skiff_fail(e, EINVAL, "%u disks: at most %d", c->ndisks, SKIFF_MAX_DISKS);
+	if (c->nnets > SKIFF_MAX_NETS)
+		return skiff_fail(e, EINVAL, "%u network interfaces: at most %d", c->nnets, SKIFF_MAX_NETS);
+	if (!vm->pci || !vm->host.loop)
+		return skiff_fail(e, ENODEV, "virtio devices need the PCI bus and the I/O event loop");
+	struct vm_virtio *v = calloc(1, sizeof(*v));
+	if (!v)
+		return skiff_fail(e, ENOMEM, "out of memory");
+	vm->virtio = v;
+	int r;
+	for (uint32_t i = 0; i < c->ndisks; i++) {
+		if ((r = virtio_blk_create(&c->disks[i], &vm->host, &v->blk[i], e)) ||
+		    (r = attach(vm, virtio_blk_vdev(v->blk[i]), e)))
+			return r;
+	}
+	for (uint32_t i = 0; i < c->nnets; i++) {
+		struct skiff_net_config nc = c->nets[i];
+		if (!nc.has_mac) {
+			virtio_net_default_mac(i, nc.mac);
+			nc.has_mac = true;
+		}
+		if ((r = virtio_net_create(&nc, &vm->host, &v->net[i], e)) ||
+		    (r = attach(vm, virtio_net_vdev(v->net[i]), e)))
+			return r;
+	}
+	if (c->vsock && ((r = virtio_vsock_create(c->vsock, &vm->host, &v->vsock, e)) ||
+			 (r = attach(vm, virtio_vsock_vdev(v->vsock), e))))
+		return r;
+	if (c->rng && ((r = virtio_rng_create(&vm->host, &v->rng, e)) ||
+		       (r = attach(vm, virtio_rng_vdev(v->rng), e))))
+		return r;
+	skiff_log(&vm->log, LOG_DEBUG, "virtio: %u disk(s), %u network interface(s)%s%s",
+		  c->ndisks, c->nnets, c->vsock ? ", vsock" : "", c->rng ? ", rng" : "");
 	return 0;
 }
 
+/* Transports first (they stop the guest from reaching the devices and detach
+ * ioeventfds/irqfds), then the device models (each quiesces on the I/O
+ * thread before freeing). */
 void vm_virtio_destroy(struct skiff_vm *vm)
 {
-	(void)vm;
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return;
+	while (v->npci)
+		virtio_pci_destroy(v->pci[--v->npci]);
+	for (int i = 0; i < SKIFF_MAX_DISKS; i++)
+		virtio_blk_destroy(v->blk[i]);
+	for (int i = 0; i < SKIFF_MAX_NETS; i++)
+		virtio_net_destroy(v->net[i]);
+	virtio_vsock_destroy(v->vsock);
+	virtio_rng_destroy(v->rng);
+	free(v);
+	vm->virtio = NULL;
 }
