@@ -54,6 +54,7 @@ struct slirp_timer {
 	SlirpTimerCb cb;
 	void *cb_opaque;
 	int64_t expire_ms;		/* -1: not armed */
+	bool due;			/* expired at the start of this cycle */
 	struct slirp_timer *next;
 };
 
@@ -337,11 +338,16 @@ static void cycle(struct net_slirp *s, bool sockets)
 	s->in_cycle = true;
 	slirp_pollfds_poll(s->slirp, poll_err, get_revents, s);
 	int64_t now_ms = mono_ns() / 1000000;
-	/* A timer callback may free or re-arm any timer: rescan after each. */
+	/* Run each timer due now once. A callback may create, free or re-arm
+	 * any timer: rescan from the head after each; one re-armed for the
+	 * past runs in the next cycle, not in a loop here. */
+	for (struct slirp_timer *t = s->timers; t; t = t->next)
+		t->due = t->expire_ms >= 0 && t->expire_ms <= now_ms;
 	for (bool again = true; again;) {
 		again = false;
 		for (struct slirp_timer *t = s->timers; t; t = t->next) {
-			if (t->expire_ms >= 0 && t->expire_ms <= now_ms) {
+			if (t->due) {
+				t->due = false;
 				t->expire_ms = -1;
 				t->cb(t->cb_opaque);
 				again = true;

@@ -81,6 +81,12 @@ struct virtio_net {
 	uint8_t *tx_frame;		/* NET_MAX_FRAME */
 };
 
+/* NEEDS_RESET raised (by us, or by the core on another thread). */
+static bool vd_broken(struct virtio_net *n)
+{
+	return __atomic_load_n(&n->vd.broken, __ATOMIC_ACQUIRE);
+}
+
 #define STAT_ADD(n, field, v) __atomic_fetch_add(&(n)->stats.field, (v), __ATOMIC_RELAXED)
 
 /* --- receive --- */
@@ -254,7 +260,7 @@ static int rx_deliver_mrg(struct virtio_net *n, struct virtq *q)
 static void rx_process(struct virtio_net *n)
 {
 	struct virtq *q = &n->vd.vq[VIRTIO_NET_RXQ];
-	if (!n->active || n->vd.broken) {
+	if (!n->active || vd_broken(n)) {
 		be_rx(n, false);	/* a readable tap must not spin the loop */
 		return;
 	}
@@ -310,7 +316,7 @@ static void tx_process(struct virtio_net *n)
 	bool pushed = false;
 	int r;
 	unsigned done = 0;
-	if (!n->active || n->vd.broken || n->rl_tx.throttled)
+	if (!n->active || vd_broken(n) || n->rl_tx.throttled)
 		return;
 	while ((r = virtq_pop(q, c)) == 1) {
 		if (done++ == NET_BATCH) {
