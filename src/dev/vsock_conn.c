@@ -134,7 +134,6 @@ static void conn_close_fd(struct virtio_vsock *vs, struct vconn *c)
 }
 
 static void listener_resume(struct virtio_vsock *vs);
-static void conn_event(void *opaque, uint32_t events);
 
 void vsock_conn_free(struct virtio_vsock *vs, struct vconn *c)
 {
@@ -452,7 +451,7 @@ uint32_t vsock_conn_emit(struct virtio_vsock *vs, struct vconn *c)
 
 bool vsock_conn_register(struct virtio_vsock *vs, struct vconn *c, uint32_t events)
 {
-	if (evloop_add(vs->loop, c->fd, events, conn_event, c) < 0) {
+	if (evloop_add(vs->loop, c->fd, events, vsock_conn_event, c) < 0) {
 		vsock_log(vs, LOG_WARN, "cannot watch a connection socket");
 		vsock_conn_reset(vs, c);
 		return false;
@@ -558,7 +557,7 @@ static void conn_hup(struct virtio_vsock *vs, struct vconn *c)
 	vsock_conn_sched(vs, c);
 }
 
-static void conn_event(void *opaque, uint32_t events)
+void vsock_conn_event(void *opaque, uint32_t events)
 {
 	struct vconn *c = opaque;
 	struct virtio_vsock *vs = c->vs;

@@ -148,9 +148,11 @@ void vsock_fill_hdr(struct virtio_vsock *vs, struct vsock_hdr *h, uint32_t local
 uint32_t vsock_conn_emit(struct virtio_vsock *vs, struct vconn *c);
 /* Arm the timeout timer for the earliest connection deadline. */
 void vsock_arm_timer(struct virtio_vsock *vs);
-/* evloop callbacks (opaque: the struct virtio_vsock). */
+/* evloop callbacks (opaque: the struct virtio_vsock; for
+ * vsock_conn_event the struct vconn). Exported for tests/fuzz. */
 void vsock_timer_event(void *opaque, uint32_t events);
 void vsock_listen_event(void *opaque, uint32_t events);
+void vsock_conn_event(void *opaque, uint32_t events);
 
 /* ---- virtio_vsock.c ---- */
 
