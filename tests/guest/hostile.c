@@ -111,12 +111,23 @@ static bool selected(const char *name)
 	return !only || !strncmp(name, only, only_len);
 }
 
+/* The ISR once it has `bit` (the device raises the interrupt just after
+ * the status or used ring it reports), or what it reads after 1 s. */
+static uint8_t isr_wait(struct vdev *d, uint8_t bit)
+{
+	uint8_t isr;
+	uint64_t t0 = kit_rdtsc();
+	while (!((isr = vdev_isr(d)) & bit) && kit_rdtsc() - t0 < kit_us_ticks(1000000))
+		cpu_relax();
+	return isr;
+}
+
 /* Judge a case, then reset, set up again and check a good request. */
 static void finish(const char *name, int got, int allowed, int status, uint32_t used_len)
 {
 	bool ok = got & allowed;
 	if (got == NEEDS_RESET && expect_isr) {
-		uint8_t isr = vdev_isr(&blk);
+		uint8_t isr = isr_wait(&blk, 2);
 		if (!(isr & 2)) {
 			kit_printf("hostile: %s: ISR 0x%x lacks the configuration-change bit\n", name, isr);
 			ok = false;
@@ -681,8 +692,10 @@ static void register_cases(void)
 			vdev_set_vector(&blk, 0, 0);
 			vq_interrupts(&q, true);
 			int s = good_read();
-			kit_delay_us(20000);
-			uint64_t pend = mmio_read64(blk.msix_pba);
+			uint64_t pend, t1 = kit_rdtsc();
+			while (!((pend = mmio_read64(blk.msix_pba)) & 1) &&
+			       kit_rdtsc() - t1 < kit_us_ticks(1000000))
+				cpu_relax();
 			bool irr_masked = kit_lapic_irr(vec);
 			mmio_write32(t + 12, 0);		/* unmask */
 			bool irr = false;
@@ -740,7 +753,7 @@ static void rng_cases(void)
 			got = ul ? COMPLETED_OK : COMPLETED_ERR;
 		int allowed = c == 2 ? NEEDS_RESET | COMPLETED_ERR : NEEDS_RESET;
 		bool ok = got & allowed;
-		if (got == NEEDS_RESET && !(vdev_isr(&rd) & 2))
+		if (got == NEEDS_RESET && !(isr_wait(&rd, 2) & 2))
 			ok = false;
 		vdev_reset(&rd);
 		/* recovery: a good read */
