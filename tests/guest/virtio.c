@@ -431,9 +431,12 @@ int vq_get(struct vq *q, void **token, uint32_t *len)
 	if (len)
 		*len = l;
 	q->token[id] = NULL;
-	if (q->event_idx)
-		((volatile uint16_t *)q->avail->ring)[q->size] =
-			q->interrupts ? q->last_used : q->last_used - 1;
+	/* Interrupts off: keep used_event just behind, so the device never
+	 * crosses it. On: leave it where vq_interrupts put it (moving it past
+	 * an entry the device has published but not yet signalled would take
+	 * that interrupt back). */
+	if (q->event_idx && !q->interrupts)
+		((volatile uint16_t *)q->avail->ring)[q->size] = q->last_used - 1;
 	return 1;
 }
 

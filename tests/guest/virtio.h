@@ -223,7 +223,8 @@ int vq_get(struct vq *q, void **token, uint32_t *len);
 /* vq_get, waiting up to timeout_us (at least; see kit_delay_us). */
 int vq_wait(struct vq *q, void **token, uint32_t *len, uint64_t timeout_us);
 /* Ask for used-buffer interrupts (used_event = last_used, or avail flags 0)
- * or suppress them (the default). */
+ * or suppress them (the default). With EVENT_IDX this arms one interrupt,
+ * for the next used entry; call again to re-arm. */
 void vq_interrupts(struct vq *q, bool on);
 
 /* ---- virtio-blk (§5.2) */
