@@ -42,10 +42,6 @@
 /* feature bits that come in pairs (§5.1.3.1) */
 #define F(bit)		(1ULL << (bit))
 
-struct rx_held {
-	uint16_t head;
-	uint32_t len;
-};
 
 struct virtio_net {
 	struct virtio_device vd;
@@ -73,7 +69,7 @@ struct virtio_net {
 	bool rx_charged;		/* rate-limit tokens taken for it */
 	bool rx_pushed;			/* used entries added since the last interrupt */
 	bool resume_rx, resume_tx;	/* a pass stopped at NET_BATCH */
-	struct rx_held *held;		/* queue-size entries */
+	struct virtq_used *held;		/* queue-size entries */
 	uint32_t nheld, held_cap;
 	struct virtq_chain *rx_first;	/* first chain of a mergeable frame */
 	struct virtq_chain *rx_chain;	/* scratch */
@@ -198,14 +194,14 @@ static int rx_deliver_one(struct virtio_net *n, struct virtq *q)
  * empty buffers: the frame is lost. */
 static int rx_push_held(struct virtio_net *n, struct virtq *q, bool with_data)
 {
-	/* TODO(virtq): publish all used entries with one index update
-	 * (virtq_push_n), so a driver polling the used ring can never see the
-	 * first buffer of a merged frame before the rest. */
-	for (uint32_t i = 0; i < n->nheld; i++) {
-		if (virtq_push(q, n->held[i].head, with_data ? n->held[i].len : 0) < 0) {
-			virtio_device_error(&n->vd, "%s: receive queue: used ring not in RAM", n->ident);
-			return -1;
-		}
+	/* One used-index update for all of them: a driver polling the used ring
+	 * never sees the first buffer of a merged frame before the rest. */
+	if (!with_data)
+		for (uint32_t i = 0; i < n->nheld; i++)
+			n->held[i].len = 0;
+	if (virtq_push_n(q, n->held, n->nheld) < 0) {
+		virtio_device_error(&n->vd, "%s: receive queue: used ring not in RAM", n->ident);
+		return -1;
 	}
 	n->rx_pushed = n->rx_pushed || n->nheld;
 	n->nheld = 0;
@@ -243,7 +239,7 @@ static int rx_deliver_mrg(struct virtio_net *n, struct virtq *q)
 		if (k > c->in_len)
 			k = (size_t)c->in_len;
 		virtq_chain_write(c, 0, n->rx_buf + n->rx_off, k);
-		n->held[n->nheld++] = (struct rx_held){ .head = c->head, .len = (uint32_t)k };
+		n->held[n->nheld++] = (struct virtq_used){ .head = c->head, .len = (uint32_t)k };
 		n->rx_off += k;
 	}
 	if (n->nheld > 1) {
@@ -440,7 +436,7 @@ static int net_activate(struct virtio_device *vd)
 	}
 	uint32_t qsize = vd->vq[VIRTIO_NET_RXQ].ready ? vd->vq[VIRTIO_NET_RXQ].size : 0;
 	if (qsize > n->held_cap) {
-		struct rx_held *h = realloc(n->held, qsize * sizeof(*h));
+		struct virtq_used *h = realloc(n->held, qsize * sizeof(*h));
 		if (!h)
 			return -ENOMEM;
 		n->held = h;

@@ -196,6 +196,28 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	return 0;
 }
 
+int virtq_push_n(struct virtq *q, const struct virtq_used *e, uint32_t n)
+{
+	if (!usable(q) || n > q->size)
+		return -EIO;
+	uint8_t *used = used_ring(q);
+	if (!used)
+		return -EIO;
+	for (uint32_t i = 0; i < n; i++)
+		if (e[i].head >= q->size)
+			return -EIO;
+	uint16_t idx = q->used_idx;
+	for (uint32_t i = 0; i < n; i++, idx++) {
+		uint32_t *elem = (uint32_t *)(used + 4 + 8 * (uint32_t)(idx % q->size));
+		__atomic_store_n(&elem[0], (uint32_t)e[i].head, __ATOMIC_RELAXED);
+		__atomic_store_n(&elem[1], e[i].len, __ATOMIC_RELAXED);
+	}
+	q->used_idx = idx;
+	/* release: every element is visible before the index (§2.7.8) */
+	__atomic_store_n((uint16_t *)(used + 2), q->used_idx, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* §2.7.10: has the index passed `event` going from old to new? */
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 {

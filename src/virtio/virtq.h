@@ -79,6 +79,16 @@ void virtq_unpop(struct virtq *q);
 /* Return chain `head` with `written` bytes written into its writable part.
  * Returns 0 or -EIO (used ring not in RAM). */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* One used-ring entry for virtq_push_n(). */
+struct virtq_used {
+	uint16_t head;		/* chain head from virtq_pop() */
+	uint32_t len;		/* bytes written into the chain */
+};
+/* Return n chains and publish them with one used-index update, so a driver
+ * polling the used ring sees all of them or none (virtio-net's merged
+ * receive buffers, §5.1.6.4.2). n <= queue size. Returns 0 or -EIO (bad
+ * head, n too large, used ring not in RAM); on -EIO nothing is published. */
+int virtq_push_n(struct virtq *q, const struct virtq_used *e, uint32_t n);
 /* After pushes: must the driver be interrupted (§2.7.10, used_event /
  * VIRTQ_AVAIL_F_NO_INTERRUPT)? Updates signalled_used when true. */
 bool virtq_should_notify(struct virtq *q);

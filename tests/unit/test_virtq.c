@@ -138,6 +138,27 @@ static void test_pop_push(void **state)
 	assert_int_equal(get16(f, USED + 2), (uint16_t)70001);
 }
 
+/* virtq_push_n publishes a batch with one index update, or nothing. */
+static void test_push_n(void **state)
+{
+	struct fx *f = *state;
+	struct virtq_used e[3] = { { 4, 100 }, { 7, 0 }, { 1, 2048 } };
+	assert_int_equal(virtq_push_n(&f->q, e, 3), 0);
+	assert_int_equal(get16(f, USED + 2), 3);
+	assert_int_equal(get32(f, USED + 4), 4);
+	assert_int_equal(get32(f, USED + 8), 100);
+	assert_int_equal(get32(f, USED + 12), 7);
+	assert_int_equal(get32(f, USED + 20), 1);
+	assert_int_equal(get32(f, USED + 24), 2048);
+	/* a bad head anywhere: -EIO and the index does not move */
+	struct virtq_used bad[2] = { { 2, 1 }, { QSZ, 1 } };
+	assert_int_equal(virtq_push_n(&f->q, bad, 2), -EIO);
+	assert_int_equal(get16(f, USED + 2), 3);
+	assert_int_equal(virtq_push_n(&f->q, e, QSZ + 1), -EIO);
+	assert_int_equal(virtq_push_n(&f->q, e, 0), 0);
+	assert_int_equal(get16(f, USED + 2), 3);
+}
+
 static void test_unpop(void **state)
 {
 	struct fx *f = *state;
@@ -460,6 +481,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pop_push, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unpop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_n, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loops_and_lengths, setup, teardown),
