@@ -9,7 +9,8 @@
 #                      /bin/systest). SKIFF_GUEST_KERNEL=PATH uses that kernel instead (and
 #                      builds only the images).
 # guest_start NAME CPUS [MiB]
-#                      starts "$SKIFF run" in the background: stdin from a fifo held open by
+#                      starts "$SKIFF run" (plus GUEST_ARGS; no -i when GUEST_INITRD is
+#                      empty) in the background: stdin from a fifo held open by
 #                      this shell, stdout (the serial console) to build/test-logs/NAME.log,
 #                      stderr to NAME.stderr.log. An EXIT trap stops it if still running.
 # guest_expect TEXT SECONDS WHAT
@@ -38,6 +39,7 @@ GUEST_PROMPT='~ # '
 GUEST_TIMEOUT=${SKIFF_GUEST_TIMEOUT:-$LINUX_TIMEOUT}
 GUEST_FAILS=()
 GUEST_PID=
+GUEST_ARGS=()	# more `skiff run` arguments (devices); GUEST_INITRD= boots without one
 
 guest_fail() { GUEST_FAILS+=("$*"); }
 
@@ -123,11 +125,13 @@ guest_start() {
 	trap guest_cleanup EXIT
 	trap 'guest_cleanup; echo "interrupted"; exit 1' INT TERM HUP
 
-	echo "boot: $SKIFF run -k $GUEST_KERNEL -i $GUEST_INITRD -c $cpus -m $mem --cmdline '$LINUX_CMDLINE'"
+	local args=(-k "$GUEST_KERNEL")
+	[ -n "$GUEST_INITRD" ] && args+=(-i "$GUEST_INITRD")
+	args+=(-c "$cpus" -m "$mem" --cmdline "$LINUX_CMDLINE" "${GUEST_ARGS[@]}")
+	echo "boot: $SKIFF run ${args[*]}"
 	GUEST_T0=$EPOCHREALTIME
 	# The overall limit is a backstop; each wait below has its own, shorter one.
-	timeout -k 10 $((GUEST_TIMEOUT + 900)) "$SKIFF" run -k "$GUEST_KERNEL" -i "$GUEST_INITRD" \
-		-c "$cpus" -m "$mem" --cmdline "$LINUX_CMDLINE" \
+	timeout -k 10 $((GUEST_TIMEOUT + 900)) "$SKIFF" run "${args[@]}" \
 		<"$GUEST_TMP/stdin" >"$GUEST_LOG" 2>"$GUEST_STDERR" &
 	GUEST_PID=$!
 	# Hold the write end of skiff's stdin for the whole run, so that it never sees EOF.
