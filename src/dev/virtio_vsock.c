@@ -136,7 +136,9 @@ static void queue_rst(struct virtio_vsock *vs, const struct vsock_hdr *h)
 	vs->rst_len++;
 }
 
-/* Put c's socket on the loop. false if that failed (c is then reset). */
+/* A guest REQUEST to host port h->dst_port: connect to "<uds_path>_<port>"
+ * (§5.10.6.4; Firecracker's guest-initiated convention). AF_UNIX connects
+ * complete at once, so this does not block the I/O thread. */
 static void guest_connect(struct virtio_vsock *vs, const struct vsock_hdr *h)
 {
 	if (vs->nconns >= VSOCK_MAX_CONNS) {

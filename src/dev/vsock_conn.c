@@ -461,8 +461,6 @@ bool vsock_conn_register(struct virtio_vsock *vs, struct vconn *c, uint32_t even
 	return true;
 }
 
-/* A guest REQUEST to host port h->dst_port: connect to "<uds_path>_<port>"
- * (§5.10.6.4; Firecracker's guest-initiated convention). */
 /* ---- host sockets --------------------------------------------------------- */
 
 /* Parse "CONNECT <port>\n" (an optional \r before \n). */
