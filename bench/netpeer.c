@@ -14,7 +14,7 @@
  *   netpeer send ADDR PORT SIZE COUNT
  *       Send COUNT datagrams of SIZE bytes as fast as possible (blocking
  *       socket), then "end" three times. Prints "send datagrams N bytes B
- *       us U".
+ *       us U cpu_us C" (C: the process's CPU time over the sends).
  *   netpeer echo SRCADDR ADDR PORT MESSAGE SECONDS
  *       Send MESSAGE from SRCADDR (any port) to ADDR:PORT, resending every
  *       second, until the same text comes back; prints "echo: TEXT" and
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,14 @@ static uint64_t now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static struct sockaddr_in addr_of(const char *a, const char *port)
@@ -130,7 +139,7 @@ static int do_send(int argc, char **argv)
 	}
 	char *buf = malloc(size);
 	memset(buf, 'x', size);
-	uint64_t t0 = now_us();
+	uint64_t t0 = now_us(), c0 = cpu_us();
 	for (uint64_t i = 0; i < count; i++) {
 		buf[0] = (char)(i >> 24);
 		buf[1] = (char)(i >> 16);
@@ -140,13 +149,14 @@ static int do_send(int argc, char **argv)
 						      errno == ECONNREFUSED))
 			;
 	}
-	uint64_t t1 = now_us();
+	uint64_t t1 = now_us(), c1 = cpu_us();
 	for (int i = 0; i < 3; i++) {
 		usleep(20000);
 		send(fd, "end", 3, 0);
 	}
-	printf("send datagrams %llu bytes %llu us %llu\n", (unsigned long long)count,
-	       (unsigned long long)(count * size), (unsigned long long)(t1 - t0));
+	printf("send datagrams %llu bytes %llu us %llu cpu_us %llu\n", (unsigned long long)count,
+	       (unsigned long long)(count * size), (unsigned long long)(t1 - t0),
+	       (unsigned long long)(c1 - c0));
 	free(buf);
 	return 0;
 }

@@ -19,7 +19,8 @@
  * Bench mode, "bench=udp": after ARP, n= datagrams (default 100000) of
  * size= payload bytes (default 1472) to P:port= (default 7001), the send
  * loop framed by two boot-timer writes (port 0x3f0); then "net: bench sent
- * N datagrams B bytes tsc T kicks K". "pci=cf8": configuration through
+ * N datagrams B bytes tsc T kicks K", and a wait of linger= milliseconds
+ * (default 0) before the closing "end" datagrams. "pci=cf8": configuration through
  * 0xCF8. */
 #include "virtio.h"
 
@@ -546,6 +547,7 @@ static int bench_udp(void)
 	timer_mark();
 	kit_printf("net: bench sent %lu datagrams %lu bytes tsc %lu drain %lu kicks %lu\n", sent,
 		   sent * size, t1 - t0, t2 - t1, txq.kicks);
+	kit_delay_us(kit_cmdline_u64("linger=", 0) * 1000);
 	/* a last datagram that says "end", a few times */
 	for (int i = 0; i < 3; i++) {
 		udp_send(peer_mac, peer_ip, 7002, port, "end", 3);
