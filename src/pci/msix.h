@@ -6,7 +6,12 @@
  *
  * Table accesses from the guest must be 4 or 8 bytes, aligned (§6.8.2.9);
  * anything else is ignored (reads give all-ones). Thread-safe: vCPU threads
- * write the table while the I/O thread raises vectors. */
+ * write the table while the I/O thread raises vectors. A vector is routed
+ * (host->msi_alloc, msi_route, an eventfd attached with irqfd) when it
+ * becomes deliverable (enabled, function and vector unmasked) or on its
+ * first interrupt after its message changed; if KVM refuses the message the
+ * interrupt goes through host->signal_msi. Lock order: the PCI bus's
+ * configuration lock, then m->lock, then the VM's routing lock. */
 #ifndef SKIFF_MSIX_H
 #define SKIFF_MSIX_H
 #include <pthread.h>
@@ -40,8 +45,12 @@ struct msix {
 };
 
 /* Add the capability to d (table at table_off, PBA at pba_off in BAR `bar`,
- * which the caller declares large enough: see msix_table_size()). Returns 0
- * or -errno. */
+ * which the caller declares large enough: see msix_table_size()). Every
+ * vector starts masked. nvec 1..MSIX_MAX_VECTORS; the BAR a declared memory
+ * BAR; both offsets 8-byte aligned, inside the BAR, not overlapping. Returns
+ * 0, -EINVAL or -ENOSPC (no room for the capability). m must not move
+ * afterwards; msix_destroy releases GSIs and eventfds (safe after a failed
+ * init). */
 int msix_init(struct msix *m, struct pci_device *d, const struct dev_host *host,
 	      uint16_t nvec, int bar, uint32_t table_off, uint32_t pba_off);
 void msix_destroy(struct msix *m);
@@ -54,8 +63,10 @@ bool msix_bar_access(struct msix *m, uint64_t offset, uint8_t *data, uint32_t le
 void msix_cfg_write(struct msix *m, uint32_t off, uint32_t len);
 /* MSI-X enabled by the guest (and not function-masked is not implied). */
 bool msix_enabled(struct msix *m);
-/* Raise vector v. Returns 0, or -EINVAL for a vector out of range (the
- * guest's choice: callers treat it as "no interrupt"). Thread-safe. */
+/* Raise vector v: sent now if deliverable, else its pending bit is set
+ * (masked) or, with MSI-X disabled, nothing happens (the transport uses
+ * INTx then). Returns 0, or -EINVAL for a vector out of range (the guest's
+ * choice: callers treat it as "no interrupt"). Thread-safe. */
 int msix_notify(struct msix *m, uint16_t v);
 
 #endif
