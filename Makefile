@@ -22,7 +22,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check deps demo guests sanitize bench unit fuzz guest
+.PHONY: all clean check deps demo guests sanitize bench unit fuzz fuzz-build guest
 all: $(BUILD)/skiff $(BUILD)/libskiff.a
 
 $(BUILD)/%.o: %.c
@@ -65,12 +65,24 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	clang -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -g -O1 -Isrc -Wall -Wextra \
 		-Wno-unused-parameter $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
 		$(PKG_LIBS) -lpthread
-fuzz: $(FUZZ_BIN)
+fuzz-build: $(FUZZ_BIN)
+# `make fuzz`: build, then run every target for FUZZ_SECONDS (default 300) each;
+# `make check` runs each for SKIFF_FUZZ_SECONDS (default 20). Crashes land in
+# build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	@mkdir -p build/fuzz/artifacts
+	@for f in $(FUZZ_BIN); do \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/artifacts/ \
+			>$$f.log 2>&1; then tail -n 30 $$f.log; echo "fuzz: $$f FAILED"; exit 1; fi; \
+		grep -E '^Done|^#[0-9]+.*DONE' $$f.log | tail -n 1; \
+	done
 
 check: deps
 	$(MAKE) all unit guests EXTRA_CFLAGS=-Werror
 	$(MAKE) sanitize CC=clang
-	$(MAKE) fuzz
+	$(MAKE) fuzz-build
 	./tests/run-tests
 
 # skiff's own guest kernel and images (issue 3): builds or reuses them and
