@@ -9,7 +9,9 @@
  *   rng: ok
  * and exits 0x2a; 0x33 after "rng: FAIL ..." lines. "pci=cf8" uses port
  * 0xCF8 for configuration access. "msix" also checks MSI-X delivery: the
- * completion raises a vector that shows up in the LAPIC's IRR. */
+ * completion raises a vector that shows up in the LAPIC's IRR. "intx" checks
+ * INTA#: the GSI in the Interrupt Line register, routed in the IOAPIC,
+ * delivers its vector (see intx_check). */
 #include "virtio.h"
 
 static int fails;
@@ -42,6 +44,49 @@ static uint32_t rng_read(struct vq *q, uint32_t len, int nseg, bool indirect)
 	if (got == 0 || got > len)
 		FAIL("used length %u for a %u-byte request\n", got, len);
 	return got;
+}
+
+/* "intx": with MSI-X off, the used-buffer interrupt goes out on INTA#. Route
+ * the function's GSI (its Interrupt Line register) in the IOAPIC to a
+ * vector, level-triggered, and see the vector arrive in the LAPIC's IRR;
+ * the ISR shows the queue bit. */
+#define IOAPIC 0xfec00000ULL
+static void ioapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(IOAPIC, reg);
+	mmio_write32(IOAPIC + 0x10, v);
+}
+
+static void intx_check(struct vdev *d, struct vq *q)
+{
+	uint8_t gsi = pci_read8(d->bdf, PCI_INT_LINE), pin = pci_read8(d->bdf, PCI_INT_PIN);
+	uint32_t ver = (mmio_write32(IOAPIC, 1), mmio_read32(IOAPIC + 0x10));
+	uint32_t pins = ((ver >> 16) & 0xff) + 1;
+	uint8_t vec = 0x62;
+	kit_printf("rng: intx: pin %u, interrupt line %u, IOAPIC with %u pins\n", pin, gsi, pins);
+	if (!pin || gsi >= pins) {
+		FAIL("no usable INTx route (pin %u, line %u)\n", pin, gsi);
+		return;
+	}
+	vdev_msix_enable(d, false);
+	pci_write16(d->bdf, PCI_COMMAND, pci_read16(d->bdf, PCI_COMMAND) & ~PCI_CMD_INTX_DISABLE);
+	(void)vdev_isr(d);
+	bool before = kit_lapic_irr(vec);		/* also software-enables the LAPIC */
+	ioapic_write(0x11 + 2 * gsi, kit_apic_id() << 24);	/* destination */
+	ioapic_write(0x10 + 2 * gsi, (1u << 15) | vec);		/* level, fixed, unmasked */
+	vq_interrupts(q, true);
+	rng_read(q, 64, 1, false);
+	bool irr = false;
+	uint64_t t0 = kit_rdtsc();
+	while (!(irr = kit_lapic_irr(vec)) && kit_rdtsc() - t0 < kit_us_ticks(1000000))
+		cpu_relax();
+	uint8_t isr = vdev_isr(d);
+	vq_interrupts(q, false);
+	ioapic_write(0x10 + 2 * gsi, 1u << 16);			/* masked again */
+	kit_printf("rng: intx: GSI %u -> vector 0x%x pending %d -> %d, ISR 0x%x\n", gsi, vec, before,
+		   irr, isr);
+	if (before || !irr || !(isr & 1))
+		FAIL("INTx on GSI %u was not delivered\n", gsi);
 }
 
 int payload_main(void)
@@ -130,6 +175,8 @@ int payload_main(void)
 				FAIL("MSI-X vector 0x%x was not delivered\n", vec);
 		}
 	}
+	if (kit_cmdline_has("intx"))
+		intx_check(&d, &q);
 	uint8_t s = vdev_status(&d);
 	if (s & (VIRTIO_NEEDS_RESET | VIRTIO_FAILED))
 		FAIL("device status 0x%x\n", s);
