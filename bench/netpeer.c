@@ -18,7 +18,20 @@
  *   netpeer echo SRCADDR ADDR PORT MESSAGE SECONDS
  *       Send MESSAGE from SRCADDR (any port) to ADDR:PORT, resending every
  *       second, until the same text comes back; prints "echo: TEXT" and
- *       exits 0, or exits 1 after SECONDS. */
+ *       exits 0, or exits 1 after SECONDS.
+ *
+ * And AF_UNIX stream sockets, the host side of virtio-vsock (skiff follows
+ * Firecracker's convention: docs/devices.md):
+ *   netpeer uds-serve PATH REPLY SECONDS
+ *       Listen on PATH, accept one connection, print its first line as
+ *       "uds: got: TEXT", answer REPLY and a newline, read until EOF; exits
+ *       0, or 1 on a timeout (SECONDS for each step).
+ *   netpeer uds-connect PATH PORT MESSAGE SECONDS
+ *       Connect to PATH, write "CONNECT PORT\n" and MESSAGE with a newline,
+ *       print skiff's "OK ..." line as "uds: TEXT" and the first line that
+ *       comes back as "uds: echo: TEXT", then close; exits 0 when the echo
+ *       is MESSAGE upper-cased (what tests/guest/vsock.c sends back), 1
+ *       otherwise. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <ctype.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +209,104 @@ static int do_echo(int argc, char **argv)
 	return 1;
 }
 
+/* Read a line (without its newline) within `secs` seconds; -1 on EOF or
+ * timeout. */
+static int read_line(int fd, char *buf, size_t size, int secs)
+{
+	size_t n = 0;
+	while (n + 1 < size) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, secs * 1000) <= 0)
+			return -1;
+		char ch;
+		if (read(fd, &ch, 1) != 1)
+			return -1;
+		if (ch == '\n')
+			break;
+		buf[n++] = ch;
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
+static struct sockaddr_un uds_addr(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "netpeer: path too long: %s\n", path);
+		exit(2);
+	}
+	strcpy(a.sun_path, path);
+	return a;
+}
+
+static int do_uds_serve(int argc, char **argv)
+{
+	if (argc < 5)
+		return 2;
+	struct sockaddr_un a = uds_addr(argv[2]);
+	int secs = atoi(argv[4]);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(argv[2]);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4)) {
+		perror("netpeer: uds-serve");
+		return 2;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	struct pollfd p = { .fd = l, .events = POLLIN };
+	if (poll(&p, 1, secs * 1000) <= 0) {
+		fprintf(stderr, "netpeer: no connection on %s within %d s\n", argv[2], secs);
+		return 1;
+	}
+	int fd = accept(l, NULL, NULL);
+	char line[512];
+	if (fd < 0 || read_line(fd, line, sizeof(line), secs) < 0) {
+		fprintf(stderr, "netpeer: no line on %s\n", argv[2]);
+		return 1;
+	}
+	printf("uds: got: %s\n", line);
+	fflush(stdout);
+	dprintf(fd, "%s\n", argv[3]);
+	while (read_line(fd, line, sizeof(line), secs) >= 0)
+		;
+	close(fd);
+	close(l);
+	unlink(argv[2]);
+	return 0;
+}
+
+static int do_uds_connect(int argc, char **argv)
+{
+	if (argc < 6)
+		return 2;
+	struct sockaddr_un a = uds_addr(argv[2]);
+	const char *msg = argv[4];
+	int secs = atoi(argv[5]);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("netpeer: uds-connect");
+		return 1;
+	}
+	dprintf(fd, "CONNECT %s\n%s\n", argv[3], msg);
+	char line[512];
+	if (read_line(fd, line, sizeof(line), secs) < 0) {
+		fprintf(stderr, "netpeer: no OK line from %s\n", argv[2]);
+		return 1;
+	}
+	printf("uds: %s\n", line);
+	if (read_line(fd, line, sizeof(line), secs) < 0) {
+		fprintf(stderr, "netpeer: no echo from %s\n", argv[2]);
+		return 1;
+	}
+	printf("uds: echo: %s\n", line);
+	close(fd);
+	for (size_t i = 0; msg[i]; i++)
+		if ((char)toupper((unsigned char)msg[i]) != line[i])
+			return 1;
+	return strlen(line) == strlen(msg) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int r = 2;
@@ -203,8 +316,13 @@ int main(int argc, char **argv)
 		r = do_send(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "echo"))
 		r = do_echo(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "uds-serve"))
+		r = do_uds_serve(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "uds-connect"))
+		r = do_uds_connect(argc, argv);
 	if (r == 2)
 		fprintf(stderr, "usage: netpeer recv ADDR PORT SECONDS [OUTFILE] | "
-				"send ADDR PORT SIZE COUNT | echo SRCADDR ADDR PORT MESSAGE SECONDS\n");
+				"send ADDR PORT SIZE COUNT | echo SRCADDR ADDR PORT MESSAGE SECONDS | "
+				"uds-serve PATH REPLY SECONDS | uds-connect PATH PORT MESSAGE SECONDS\n");
 	return r;
 }
