@@ -35,23 +35,28 @@ struct dev_host {
 	/* For PCI and virtio devices (NULL/absent in unit tests of legacy devices). */
 	const struct guest_mem *mem;	/* guest RAM: use gm_ptr()/gm_read() only */
 	struct evloop *loop;		/* the VM's I/O event loop (core/evloop.h) */
-	/* Reserve a GSI for MSI delivery (>= 24, above the IOAPIC's pins).
-	 * Returns the GSI or -ENOSPC. Thread-safe. */
+	/* Reserve a GSI for MSI delivery (>= 24, above the IOAPIC's pins; the
+	 * VM has 1024 of them). Returns the GSI or -ENOSPC. Thread-safe. */
 	int (*msi_alloc)(void *ctx);
 	/* Route `gsi` to the MSI message (addr, data) (KVM_SET_GSI_ROUTING; the
-	 * whole table is re-committed). Returns 0 or -errno. Thread-safe. */
+	 * whole table is re-committed). Returns 0 or -errno (-EINVAL: gsi not
+	 * allocated, or KVM refused the message; the old route stays).
+	 * Thread-safe. */
 	int (*msi_route)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
 	/* Drop the route and release the GSI. */
 	void (*msi_free)(void *ctx, uint32_t gsi);
 	/* KVM_IRQFD: writes to eventfd efd raise `gsi`. resample_efd >= 0 makes
 	 * it level-triggered (KVM_IRQFD_FLAG_RESAMPLE; for INTx). assign=false
-	 * detaches. Returns 0 or -errno. */
+	 * detaches. Returns 0 or -errno (-ENOTSUP: KVM lacks KVM_CAP_IRQFD or,
+	 * for resample, KVM_CAP_IRQFD_RESAMPLE). */
 	int (*irqfd)(void *ctx, int efd, uint32_t gsi, int resample_efd, bool assign);
 	/* KVM_IOEVENTFD: a guest write of `len` bytes (1, 2, 4 or 8; 0 = any) at
 	 * `addr` (MMIO if mmio, else port I/O) signals efd instead of exiting.
-	 * Returns 0 or -errno. */
+	 * Returns 0 or -errno (-EINVAL: bad len; -ENOTSUP: no KVM_CAP_IOEVENTFD;
+	 * -EEXIST: already registered there). */
 	int (*ioeventfd)(void *ctx, int efd, uint64_t addr, uint32_t len, bool mmio, bool assign);
-	/* Inject one MSI now (KVM_SIGNAL_MSI). Returns 0 or -errno. */
+	/* Inject one MSI now (KVM_SIGNAL_MSI). Returns 0 or -errno (-ENOTSUP:
+	 * no KVM_CAP_SIGNAL_MSI). */
 	int (*signal_msi)(void *ctx, uint64_t addr, uint32_t data);
 };
 
