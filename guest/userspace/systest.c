@@ -2,6 +2,8 @@
  * skiff guest, and checks their results. Built static (no loader needed) and
  * put in skiff's initramfs as /bin/systest. Prints one line per check and a
  * closing "systest: N passed, N failed"; exits 0 only if all passed.
+ * `systest --vsock-connect PORT MSG` and `systest --vsock-listen PORT` instead
+ * talk to the host over AF_VSOCK (see vsock_connect_mode, vsock_listen_mode).
  *
  * On a KVM PVM host these only work with skiff's guest kernel (its page-fault
  * handler dispatches the PVM system-call quirk; docs/guest-kernel.md). */
@@ -9,13 +11,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/vm_sockets.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -23,6 +29,8 @@
 #include <unistd.h>
 
 static int passed, failed;
+
+#define VSOCK_MODE_SECONDS 120	/* bound on each vsock mode (an emulating host is slow) */
 
 static void check(int ok, const char *what)
 {
@@ -193,10 +201,156 @@ static void bench(const char *self)
 	printf("systest: bench fork+exec+wait %.0f us each\n", us / M);
 }
 
+
+/* vsock modes (tests/linux/test_guest_virtio.sh), not part of the checks
+ * above: one AF_VSOCK stream connection to or from the host (CID 2), one
+ * line each way. Exit 0 on success; on failure a "vsock-...: FAIL" line and
+ * status 1. An alarm bounds each mode (the test's own waits are longer). */
+static void vsock_timeout(int s)
+{
+	(void)s;
+	static const char m[] = "vsock: FAIL timed out\n";
+	ssize_t r = write(1, m, sizeof(m) - 1);
+	(void)r;
+	_exit(3);
+}
+
+static int vsock_fail(const char *mode, const char *what)
+{
+	printf("%s: FAIL %s: %s\n", mode, what, strerror(errno));
+	return 1;
+}
+
+/* Read one line (without its newline) into buf; false on EOF or error first. */
+static bool vsock_read_line(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (;;) {
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		if (ch == '\n')
+			break;
+		if (n + 1 < size)
+			buf[n++] = ch;
+	}
+	buf[n] = 0;
+	return true;
+}
+
+static bool write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t r = write(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		len -= (size_t)r;
+	}
+	return true;
+}
+
+static unsigned vsock_port(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v > UINT32_MAX) {
+		fprintf(stderr, "systest: bad vsock port '%s'\n", s);
+		exit(2);
+	}
+	return (unsigned)v;
+}
+
+static void vsock_arm(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	signal(SIGALRM, vsock_timeout);
+	alarm(VSOCK_MODE_SECONDS);
+}
+
+/* systest --vsock-connect PORT MSG: connect to the host's PORT, send MSG and a
+ * newline, print the line that comes back as "vsock-reply: <line>". */
+static int vsock_connect_mode(const char *port_s, const char *msg)
+{
+	const char *mode = "vsock-connect";
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+				  .svm_port = vsock_port(port_s) };
+	vsock_arm();
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vsock_fail(mode, "socket(AF_VSOCK)");
+	/* The default is 2 s; a guest kernel on an emulating host may need longer. */
+	struct timeval tv = { .tv_sec = VSOCK_MODE_SECONDS };
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return vsock_fail(mode, "connect");
+	size_t len = strlen(msg);
+	char *line = malloc(len + 2);
+	if (!line)
+		return vsock_fail(mode, "malloc");
+	memcpy(line, msg, len);
+	line[len] = '\n';
+	if (!write_all(fd, line, len + 1))
+		return vsock_fail(mode, "write");
+	free(line);
+	char reply[512];
+	if (!vsock_read_line(fd, reply, sizeof(reply)))
+		return vsock_fail(mode, "no reply line");
+	printf("vsock-reply: %s\n", reply);
+	close(fd);
+	return 0;
+}
+
+/* systest --vsock-listen PORT: accept one connection on PORT, read a line,
+ * answer "echo: <line>", print "vsock-listen: got <line>" and exit. Prints
+ * "vsock-listen: ready on port PORT" once it listens. */
+static int vsock_listen_mode(const char *port_s)
+{
+	const char *mode = "vsock-listen";
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				  .svm_port = vsock_port(port_s) };
+	vsock_arm();
+	int lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return vsock_fail(mode, "socket(AF_VSOCK)");
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return vsock_fail(mode, "bind");
+	if (listen(lfd, 1) < 0)
+		return vsock_fail(mode, "listen");
+	printf("vsock-listen: ready on port %u\n", sa.svm_port);
+	struct sockaddr_vm peer;
+	socklen_t plen = sizeof(peer);
+	int fd;
+	do
+		fd = accept(lfd, (struct sockaddr *)&peer, &plen);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return vsock_fail(mode, "accept");
+	char line[512], out[600];
+	if (!vsock_read_line(fd, line, sizeof(line)))
+		return vsock_fail(mode, "no line from the host");
+	int n = snprintf(out, sizeof(out), "echo: %s\n", line);
+	if (!write_all(fd, out, (size_t)n))
+		return vsock_fail(mode, "write");
+	printf("vsock-listen: got %s (from CID %u port %u)\n", line, peer.svm_cid, peer.svm_port);
+	close(fd);
+	close(lfd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--exit"))
 		return atoi(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "--vsock-connect"))
+		return vsock_connect_mode(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "--vsock-listen"))
+		return vsock_listen_mode(argv[2]);
 	setvbuf(stdout, NULL, _IONBF, 0);
 	const char *self = "/proc/self/exe";
 	t_getpid();
