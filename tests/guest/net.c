@@ -14,6 +14,10 @@
  *   server S", "net: dhcp ack A router R dns D"; then ARP and ping of the
  *   router as above, and "send=PORT" to the router's address (libslirp
  *   forwards it to the host's loopback).
+ * "tcp=PORT serve=S" (either mode) instead serves TCP on PORT: tcpcount=
+ *   connections (default 1), each line answered upper-cased ("net: tcp
+ *   connection from A:P", "net: tcp got: TEXT", "net: tcp closed"); for
+ *   libslirp's hostfwd.
  * Exits 0x2a when every step worked, 0x33 after "net: FAIL ..." lines.
  *
  * Bench mode, "bench=udp": after ARP, n= datagrams (default 100000) of
@@ -313,6 +317,122 @@ static void handle_udp(const uint8_t *f, const uint8_t *ip, const uint8_t *u, ui
 	udp_send(f + 6, src, dport, sport, d, dlen);	/* echo */
 }
 
+/* ---- a one-connection TCP responder (RFC 793, just enough): accepts a
+ * connection on "tcp=PORT", answers each line upper-cased, closes when the
+ * peer does. No retransmission: the virtual link does not lose frames. */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+enum { T_LISTEN, T_SYN_RCVD, T_ESTABLISHED, T_LAST_ACK };
+static struct {
+	uint16_t port;			/* ours, 0: no TCP */
+	int state;
+	uint8_t mac[6];
+	uint32_t ip;
+	uint16_t pport;
+	uint32_t rcv_nxt, snd_nxt;
+	char line[128];
+	uint32_t len;
+	int done;			/* connections closed */
+} tcp;
+
+static void tcp_send(uint8_t flags, const void *data, uint32_t dlen)
+{
+	uint8_t *b = tx_buf();
+	uint8_t *t = ipv4(eth(b, tcp.mac, 0x0800), 6, my_ip, tcp.ip, 20 + dlen);
+	put16(t, tcp.port);
+	put16(t + 2, tcp.pport);
+	put32(t + 4, tcp.snd_nxt);
+	put32(t + 8, (flags & TCP_ACK) ? tcp.rcv_nxt : 0);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 14, 65535);
+	put16(t + 16, 0);
+	put16(t + 18, 0);
+	memcpy(t + 20, data, dlen);
+	/* checksum over the pseudo-header and the segment */
+	uint32_t sum = (my_ip >> 16) + (my_ip & 0xffff) + (tcp.ip >> 16) + (tcp.ip & 0xffff) + 6 +
+		       20 + dlen;
+	put16(t + 16, csum(t, 20 + dlen, sum));
+	tx_send(b, pad60(14 + 20 + 20 + dlen), true);
+	tcp.snd_nxt += dlen + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+}
+
+static void handle_tcp(const uint8_t *f, const uint8_t *ip, const uint8_t *t, uint32_t tlen)
+{
+	if (!tcp.port || tlen < 20 || get16(t + 2) != tcp.port || get32(ip + 16) != my_ip)
+		return;
+	uint32_t off = (t[12] >> 4) * 4u;
+	if (off < 20 || off > tlen)
+		return;
+	uint8_t fl = t[13];
+	uint32_t seq = get32(t + 4);
+	const uint8_t *d = t + off;
+	uint32_t dlen = tlen - off;
+	if (fl & TCP_RST) {
+		tcp.state = T_LISTEN;
+		return;
+	}
+	if ((fl & TCP_SYN) && !(fl & TCP_ACK)) {	/* a new connection */
+		memcpy(tcp.mac, f + 6, 6);
+		tcp.ip = get32(ip + 12);
+		tcp.pport = get16(t);
+		tcp.rcv_nxt = seq + 1;
+		tcp.snd_nxt = 0x5c1f0000;
+		tcp.len = 0;
+		tcp.state = T_SYN_RCVD;
+		tcp_send(TCP_SYN | TCP_ACK, NULL, 0);
+		return;
+	}
+	if (get32(ip + 12) != tcp.ip || get16(t) != tcp.pport || tcp.state == T_LISTEN)
+		return;
+	if (tcp.state == T_SYN_RCVD && (fl & TCP_ACK) && get32(t + 8) == tcp.snd_nxt) {
+		tcp.state = T_ESTABLISHED;
+		kit_puts("net: tcp connection from ");
+		print_ip(tcp.ip);
+		kit_printf(":%u\n", tcp.pport);
+	}
+	if (tcp.state == T_LAST_ACK) {
+		if ((fl & TCP_ACK) && get32(t + 8) == tcp.snd_nxt) {
+			tcp.state = T_LISTEN;
+			tcp.done++;
+			kit_puts("net: tcp closed\n");
+		}
+		return;
+	}
+	if (seq != tcp.rcv_nxt) {			/* out of order: say where we are */
+		tcp_send(TCP_ACK, NULL, 0);
+		return;
+	}
+	for (uint32_t i = 0; i < dlen; i++) {
+		char ch = (char)d[i];
+		if (ch == '\n') {
+			tcp.line[tcp.len] = 0;
+			kit_printf("net: tcp got: %s\n", tcp.line);
+			for (uint32_t k = 0; k < tcp.len; k++)
+				if (tcp.line[k] >= 'a' && tcp.line[k] <= 'z')
+					tcp.line[k] = (char)(tcp.line[k] - 32);
+			tcp.line[tcp.len++] = '\n';
+			tcp.rcv_nxt += i + 1;
+			tcp_send(TCP_PSH | TCP_ACK, tcp.line, tcp.len);
+			tcp.rcv_nxt -= i + 1;
+			tcp.len = 0;
+		} else if (tcp.len < sizeof(tcp.line) - 2) {
+			tcp.line[tcp.len++] = ch;
+		}
+	}
+	tcp.rcv_nxt += dlen;
+	if (fl & TCP_FIN) {
+		tcp.rcv_nxt++;
+		tcp_send(TCP_FIN | TCP_ACK, NULL, 0);
+		tcp.state = T_LAST_ACK;
+	} else if (dlen) {
+		tcp_send(TCP_ACK, NULL, 0);
+	}
+}
+
 static void handle_frame(const uint8_t *f, uint32_t len)
 {
 	st.rx_frames++;
@@ -357,6 +477,8 @@ static void handle_frame(const uint8_t *f, uint32_t len)
 	}
 	if (p[9] == 17 && l4len >= 8 && get16(l4 + 4) <= l4len)
 		handle_udp(f, p, l4, get16(l4 + 4));
+	if (p[9] == 6)
+		handle_tcp(f, p, l4, l4len);
 }
 
 /* Handle received frames for up to `us` microseconds or until *flag. */
@@ -587,7 +709,17 @@ int payload_main(void)
 		kit_printf(":%lu\n", sport);
 	}
 	uint64_t serve = kit_cmdline_u64("serve=", 0);
-	if (serve) {
+	tcp.port = (uint16_t)kit_cmdline_u64("tcp=", 0);
+	if (serve && tcp.port) {
+		/* TCP: serve tcpcount= connections (default 1) */
+		int want = (int)kit_cmdline_u64("tcpcount=", 1);
+		kit_printf("net: serving tcp port %u for %lu s\n", tcp.port, serve);
+		uint64_t t0 = kit_rdtsc();
+		while (tcp.done < want && kit_rdtsc() - t0 < kit_us_ticks(serve * 1000000))
+			pump(1000, NULL);
+		if (tcp.done < want)
+			FAIL("%d of %d TCP connections closed within %lu s\n", tcp.done, want, serve);
+	} else if (serve) {
 		kit_printf("net: serving on port %u for %lu s\n", udp_port, serve);
 		pump(serve * 1000000, &st.quit);
 		if (!st.quit)

@@ -45,6 +45,7 @@ for ((i = 0; i < 50; i++)); do grep -qs ready "$IT_TMP/recv.out" && break; sleep
 
 OUT=$IT_TMP/net.out ERR=$IT_TMP/net.err
 IT_LAST="$SKIFF run -k $GUESTS/net.elf --net tap=$tap,mac=52:54:00:aa:bb:01 -p ..."
+: >"$OUT"
 t0=$EPOCHREALTIME
 timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/net.elf" --net "tap=$tap,mac=52:54:00:aa:bb:01" \
 	-p "ip=10.0.0.2 peer=10.0.0.1 send=7001 udp=7000 serve=60" </dev/null >"$OUT" 2>"$ERR" &

@@ -35,6 +35,7 @@ echo "guest -> host: ${SECS}s"
 # host-initiated, three connections one after the other
 OUT=$IT_TMP/listen.out ERR=$IT_TMP/listen.err
 IT_LAST="$SKIFF run -k $GUESTS/vsock.elf --vsock cid=1234567,uds=$uds -p listen=6000 count=3"
+: >"$OUT"
 t0=$EPOCHREALTIME
 timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/vsock.elf" --vsock "cid=1234567,uds=$uds" \
 	-p "listen=6000 count=3 serve=60" </dev/null >"$OUT" 2>"$ERR" &
