@@ -71,12 +71,13 @@ fuzz-build: $(FUZZ_BIN)
 # build/fuzz/artifacts/.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
-	@mkdir -p build/fuzz/artifacts
+	@mkdir -p build/fuzz/artifacts build/fuzz-logs
 	@for f in $(FUZZ_BIN); do \
 		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/artifacts/ \
-			>$$f.log 2>&1; then tail -n 30 $$f.log; echo "fuzz: $$f FAILED"; exit 1; fi; \
-		grep -E '^Done|^#[0-9]+.*DONE' $$f.log | tail -n 1; \
+			>build/fuzz-logs/$${f##*/}.log 2>&1; then \
+			tail -n 30 build/fuzz-logs/$${f##*/}.log; echo "fuzz: $$f FAILED"; exit 1; fi; \
+		grep -E '^Done' build/fuzz-logs/$${f##*/}.log | tail -n 1; \
 	done
 
 check: deps
