@@ -47,13 +47,15 @@ int pvm_add_kernel_params(const struct pvm *p, char *cmdline, size_t cap)
 	 *    delay-loop calibration by itself, and an lpj= computed for one HZ
 	 *    makes udelay() wrong on a kernel built with another);
 	 *  nokaslr, mitigations=off, init_on_alloc=0: boot-time work that costs
-	 *    tens of seconds at emulated speed. */
+	 *    tens of seconds at emulated speed;
+	 *  noreplace-smp: with one vCPU the kernel rewrites every LOCK prefix
+	 *    in its text through text_poke() (an mm switch each), ~2 s. */
 	const struct { const char *key, *val; } params[] = {
 		{ "clearcpuid", "cx16,smap,popcnt,ssse3" }, { "noxsave", NULL },
 		{ "cryptomgr.notests", "1" }, { "lockdown", "confidentiality" },
 		{ "nowatchdog", NULL }, { "tsc", "reliable" }, { "no_timer_check", NULL },
 		{ "nokaslr", NULL }, { "mitigations", "off" },
-		{ "init_on_alloc", "0" },
+		{ "init_on_alloc", "0" }, { "noreplace-smp", NULL },
 		/* Guest user mode sees the host's XCR0 (AVX, AVX-512) while the kernel,
 		 * with noxsave, saves only x87/SSE state on a context switch: AVX
 		 * registers leak between processes and glibc's AVX memcpy corrupts
