@@ -157,7 +157,9 @@ int devopts_parse_disk(char *s, struct skiff_disk_config *out, struct skiff_err 
 	char *cur = s, *key, *val;
 	bool first = true;
 	while ((key = next_item(&cur, &val))) {
-		if (first && !val && *key && strcmp(key, "ro") && strcmp(key, "direct")) {
+		if (!*key && !val)
+			continue;	/* empty item: "a.img,,ro" or "" */
+		if (first && !val && strcmp(key, "ro") && strcmp(key, "direct")) {
 			d.path = key;	/* bare FILE first */
 		} else if (!strcmp(key, "path") && val && *val) {
 			d.path = val;

@@ -4,6 +4,8 @@
  * then one slot per device in that order. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include "core/vm_internal.h"
 #include "dev/virtio_blk.h"
 #include "dev/virtio_net.h"
@@ -21,6 +23,22 @@ struct vm_virtio {
 	struct virtio_pci *pci[VM_VIRTIO_MAX];	/* transports, creation order */
 	uint32_t npci;
 };
+
+/* Two --disk options naming one image would lock each other out with a
+ * confusing "in use by another process": say what happened instead. */
+static int check_distinct_disks(const struct skiff_config *c, struct skiff_err *e)
+{
+	struct stat st[SKIFF_MAX_DISKS];
+	bool ok[SKIFF_MAX_DISKS];
+	for (uint32_t i = 0; i < c->ndisks; i++) {
+		ok[i] = c->disks[i].path && stat(c->disks[i].path, &st[i]) == 0;
+		for (uint32_t j = 0; ok[i] && j < i; j++)
+			if (ok[j] && st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino)
+				return skiff_fail(e, EINVAL, "disks %u and %u are the same image (%s)",
+						  j + 1, i + 1, c->disks[i].path);
+	}
+	return 0;
+}
 
 static int attach(struct skiff_vm *vm, struct virtio_device *vd, struct skiff_err *e)
 {
@@ -40,13 +58,15 @@ int vm_virtio_create(struct skiff_vm *vm, struct skiff_err *e)
 		return skiff_fail(e, EINVAL, "%u disks: at most %d", c->ndisks, SKIFF_MAX_DISKS);
 	if (c->nnets > SKIFF_MAX_NETS)
 		return skiff_fail(e, EINVAL, "%u network interfaces: at most %d", c->nnets, SKIFF_MAX_NETS);
+	int r = check_distinct_disks(c, e);
+	if (r)
+		return r;
 	if (!vm->pci || !vm->host.loop)
 		return skiff_fail(e, ENODEV, "virtio devices need the PCI bus and the I/O event loop");
 	struct vm_virtio *v = calloc(1, sizeof(*v));
 	if (!v)
 		return skiff_fail(e, ENOMEM, "out of memory");
 	vm->virtio = v;
-	int r;
 	for (uint32_t i = 0; i < c->ndisks; i++) {
 		if ((r = virtio_blk_create(&c->disks[i], &vm->host, &v->blk[i], e)) ||
 		    (r = attach(vm, virtio_blk_vdev(v->blk[i]), e)))

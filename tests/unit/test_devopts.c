@@ -54,6 +54,10 @@ static void test_disk_errors(void **state)
 	struct skiff_err e;
 	assert_int_equal(disk("ro", &d, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "no image path"));
+	assert_int_equal(disk("", &d, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "no image path"));
+	assert_int_equal(disk("a.img,,ro", &d, &e), 0);
+	assert_true(d.read_only);
 	assert_int_equal(disk("a.img,engine=aio", &d, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "engine 'aio'"));
 	assert_int_equal(disk("a.img,id=123456789012345678901", &d, &e), -EINVAL);
