@@ -60,10 +60,19 @@ deps:
 # libFuzzer targets for guest-facing parsers (clang only), one per tests/fuzz/*.c.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# The library is compiled once for all targets (instrumented, no libFuzzer main).
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -g -O1 -Isrc -Wall -Wextra \
+	-Wno-unused-parameter $(PKG_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -g -O1 -Isrc -Wall -Wextra \
-		-Wno-unused-parameter $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
+	clang $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build/fuzz/libskiff-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c build/fuzz/libskiff-fuzz.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libskiff-fuzz.a \
 		$(PKG_LIBS) -lpthread
 fuzz-build: $(FUZZ_BIN)
 # `make fuzz`: build, then run every target for FUZZ_SECONDS (default 300) each;
@@ -101,4 +110,4 @@ bench: all guests
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
