@@ -486,6 +486,11 @@ unsigned blk_io_complete(struct blk_io *io)
 	return uring_reap(io);
 }
 
+bool blk_io_ready(struct blk_io *io)
+{
+	return io->uring && io_uring_cq_ready(&io->ring);
+}
+
 void blk_io_drain(struct blk_io *io)
 {
 	if (!io || !io->uring)

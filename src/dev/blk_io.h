@@ -93,6 +93,9 @@ void blk_io_kick(struct blk_io *io);
 int blk_io_event_fd(const struct blk_io *io);
 /* Reap ready completions, calling their `done`; returns how many. */
 unsigned blk_io_complete(struct blk_io *io);
+/* Are completions ready to be reaped (io_uring; false for sync)? Cheap:
+ * reads the completion ring, no system call. */
+bool blk_io_ready(struct blk_io *io);
 /* Wait for every request in flight to finish, calling `done` for each. */
 void blk_io_drain(struct blk_io *io);
 unsigned blk_io_inflight(const struct blk_io *io);
