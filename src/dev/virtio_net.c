@@ -312,12 +312,21 @@ static void tx_process(struct virtio_net *n)
 	bool pushed = false;
 	int r;
 	unsigned done = 0;
+	bool stopped = false;
 	if (!n->active || vd_broken(n) || n->rl_tx.throttled)
 		return;
+	/* Notifications off while we work through the ring (virtio 1.2
+	 * §2.7.10): a driver adding frames meanwhile need not kick. They come
+	 * back on once it is empty, and we look again after that, so no kick
+	 * is lost. Stopped early (NET_BATCH, throttled), they stay off: the
+	 * resume eventfd or the limiter's timer comes back here. */
+again:
+	virtq_set_notify(q, false);
 	while ((r = virtq_pop(q, c)) == 1) {
 		if (done++ == NET_BATCH) {
 			virtq_unpop(q);
 			schedule_resume(n, &n->resume_tx);
+			stopped = true;
 			break;
 		}
 		struct virtio_net_hdr_v1 h;
@@ -327,6 +336,7 @@ static void tx_process(struct virtio_net *n)
 			if (!rl_consume(&n->rl_tx, len, rl_now_ns())) {
 				virtq_unpop(q);		/* the limiter's timer resumes */
 				STAT_ADD(n, tx_throttled, 1);
+				stopped = true;
 				break;
 			}
 			struct iovec iov[2] = {
@@ -360,6 +370,8 @@ static void tx_process(struct virtio_net *n)
 		virtio_device_error(&n->vd, "%s: transmit queue: malformed descriptor chain", n->ident);
 		return;
 	}
+	if (!stopped && virtq_set_notify(q, true))
+		goto again;
 	if (pushed)
 		virtio_queue_interrupt(&n->vd, VIRTIO_NET_TXQ);
 }
