@@ -333,7 +333,7 @@ fail:
 }
 
 int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
-			  struct skiff_err *e)
+			  bool apply, struct skiff_err *e)
 {
 	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
 	char ctx[96];
@@ -354,7 +354,7 @@ int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t
 		r = skiff_fail(e, EINVAL, "%s.drive_id: no drive `%s`", ctx, id);
 		goto out;
 	}
-	if (path && (r = check_file(ctx, "path_on_host", path, !d->is_read_only, e)))
+	if ((path && (r = check_file(ctx, "path_on_host", path, !d->is_read_only, e))) || !apply)
 		goto out;
 	if (path) {
 		free(d->path_on_host);
@@ -471,7 +471,7 @@ fail:
 }
 
 int api_model_patch_net(struct api_model *m, const char *path_id, const json_t *j,
-			struct skiff_err *e)
+			bool apply, struct skiff_err *e)
 {
 	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL };
 	char ctx[96];
@@ -492,6 +492,8 @@ int api_model_patch_net(struct api_model *m, const char *path_id, const json_t *
 		r = skiff_fail(e, EINVAL, "%s.iface_id: no network interface `%s`", ctx, id);
 		goto out;
 	}
+	if (!apply)
+		goto out;
 	if (has_rx) {
 		n->rx = rx;
 		n->has_rx = true;

@@ -87,15 +87,15 @@ int api_model_patch_machine_config(struct api_model *m, const json_t *j, struct 
 int api_model_put_drive(struct api_model *m, const char *path_id, const json_t *j,
 			struct skiff_err *e);
 /* PATCH /drives/{id} (PartialDrive) against the model: path_on_host and
- * rate_limiter of an existing drive. */
+ * rate_limiter of an existing drive. apply false: validate only. */
 int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
-			  struct skiff_err *e);
+			  bool apply, struct skiff_err *e);
 /* PUT /network-interfaces/{id} (NetworkInterface, plus skiff_user_net and
  * skiff_hostfwd) and PATCH (PartialNetworkInterface: rate limiters). */
 int api_model_put_net(struct api_model *m, const char *path_id, const json_t *j,
 		      struct skiff_err *e);
 int api_model_patch_net(struct api_model *m, const char *path_id, const json_t *j,
-			struct skiff_err *e);
+			bool apply, struct skiff_err *e);
 /* PUT /vsock (Vsock), PUT /entropy (EntropyDevice), PUT /logger (Logger),
  * PUT /metrics (Metrics; only once). */
 int api_model_put_vsock(struct api_model *m, const json_t *j, struct skiff_err *e);
