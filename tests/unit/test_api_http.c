@@ -330,8 +330,8 @@ static void test_bad_requests(void **state)
 		"GARBAGE\r\n\r\n",
 		"GET / HTTP/9.9\r\n\r\n",
 		"PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-		"PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-		"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+		("PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\nzz\r\n"),
 		"\x01\x02\x03\x04\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
