@@ -13,5 +13,14 @@ struct cli_cmd {
 
 int cmd_run(int argc, char **argv);
 void cli_run_usage(FILE *f);
+/* Firecracker-compatible mode: skiff --api-sock PATH [--config-file PATH]
+ * [--no-api] ... (argv[0] is the program name). */
+int cmd_api(int argc, char **argv);
+void cli_api_usage(FILE *f);
+
+struct skiff_result;
+/* Print how the VM ended on stderr (nothing for a debug-exit) and return
+ * its exit status. */
+int cli_report_result(const struct skiff_result *res);
 
 #endif

@@ -28,10 +28,16 @@ static int cmd_help(int argc, char **argv)
 		cli_run_usage(stdout);
 		return 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "api") == 0) {
+		cli_api_usage(stdout);
+		return 0;
+	}
 	printf("usage: skiff COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		printf("  %-9s %s\n", commands[i].name, commands[i].summary);
-	printf("\nskiff --version prints the version. Exit status: see skiff help run.\n");
+	printf("\nskiff --api-sock PATH [--config-file PATH] [--no-api] serves Firecracker's API\n"
+	       "(skiff help api). skiff --version prints the version. Exit status: see\n"
+	       "skiff help run.\n");
 	return 0;
 }
 
@@ -46,6 +52,9 @@ int main(int argc, char **argv)
 		return cmd_version(0, NULL);
 	if (!strcmp(c, "--help") || !strcmp(c, "-h"))
 		return cmd_help(0, NULL);
+	/* Firecracker's command line: options only. */
+	if (c[0] == '-')
+		return cmd_api(argc, argv);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(c, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

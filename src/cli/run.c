@@ -65,19 +65,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return SKIFF_EXIT_USAGE_CLI;
 }
 
-static const char *reason_text(const struct skiff_result *r)
-{
-	switch (r->reason) {
-	case VM_STOP_POWEROFF: return "the guest powered off";
-	case VM_STOP_RESET: return "the guest requested a reset";
-	case VM_STOP_TRIPLE_FAULT: return "the guest triple-faulted (CPU shutdown)";
-	case VM_STOP_DEBUG_EXIT: return "the guest wrote to the debug-exit port";
-	case VM_STOP_QUIT: return "quit from the console";
-	case VM_STOP_SIGNAL: return "stopped by a signal";
-	default: return "VMM error";
-	}
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -195,10 +182,5 @@ int cmd_run(int argc, char **argv)
 	skiff_vm_run(vm, &res);
 	console_tty_restore(&tty);
 	skiff_vm_destroy(vm);
-	int status = skiff_exit_status(&res);
-	if (res.reason == VM_STOP_ERROR)
-		fprintf(stderr, "skiff: error: %s\n", res.msg);
-	else if (res.reason != VM_STOP_DEBUG_EXIT)
-		fprintf(stderr, "skiff: %s (exit status %d)\n", reason_text(&res), status);
-	return status;
+	return cli_report_result(&res);
 }

@@ -1,0 +1,41 @@
+/* One API-driven VM: the pre-boot model (api_model.h), then, after
+ * InstanceStart, the running skiff_vm on its own thread. Firecracker's
+ * states: "Not started" until api_vmm_start, then "Running"; skiff adds
+ * "Stopped" once the guest has stopped. Thread-safe. */
+#ifndef SKIFF_API_VMM_H
+#define SKIFF_API_VMM_H
+#include <stdbool.h>
+#include "api/api_model.h"
+#include "core/vm.h"
+
+enum api_vmm_state { API_VMM_NOT_STARTED, API_VMM_RUNNING, API_VMM_STOPPED };
+
+struct api_vmm;
+
+/* `base` supplies what the API does not describe (console fds, log output,
+ * KVM path, start time); it is copied. `id`: the instance id ("anonymous-
+ * instance" when NULL). Returns 0 or -ENOMEM. */
+int api_vmm_create(const struct skiff_config *base, const char *id, struct api_vmm **out);
+
+/* The model. Change it only while the state is API_VMM_NOT_STARTED, from
+ * one thread (the API server's, or the caller's before the server runs). */
+struct api_model *api_vmm_model(struct api_vmm *v);
+const char *api_vmm_id(const struct api_vmm *v);
+enum api_vmm_state api_vmm_state(struct api_vmm *v);
+
+/* InstanceStart: build the configuration, create the VM (errors: -EINVAL or
+ * skiff_vm_create's, message in *e) and run it on a new thread. -EALREADY
+ * once started. */
+int api_vmm_start(struct api_vmm *v, struct skiff_err *e);
+
+/* An eventfd that becomes readable when the VM has stopped (not owned). */
+int api_vmm_stopped_fd(const struct api_vmm *v);
+/* true and *res once the VM has stopped. */
+bool api_vmm_result(struct api_vmm *v, struct skiff_result *res);
+/* Ask a running VM to stop (no-op otherwise). */
+void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
+
+/* Stop the VM if it runs, wait for its thread, free everything. NULL ok. */
+void api_vmm_destroy(struct api_vmm *v);
+
+#endif
