@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit/guest_elf.h"
 #include <elf.h>
 #include <errno.h>
 #include <poll.h>
@@ -40,36 +41,6 @@ static void write_file(const char *path, const void *data, size_t len)
 	fclose(f);
 }
 
-/* An ELF64 guest with one PT_LOAD of `code` at 2 MiB (as test_vm.c). */
-static void write_elf(const char *path, const uint8_t *code, size_t len)
-{
-	struct {
-		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
-		uint8_t code[16];
-	} h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
-	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
-	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	h.eh.e_ident[EI_VERSION] = EV_CURRENT;
-	h.eh.e_type = ET_EXEC;
-	h.eh.e_machine = EM_X86_64;
-	h.eh.e_version = EV_CURRENT;
-	h.eh.e_entry = 0x200000;
-	h.eh.e_phoff = sizeof(Elf64_Ehdr);
-	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
-	h.eh.e_phentsize = sizeof(Elf64_Phdr);
-	h.eh.e_phnum = 1;
-	h.ph.p_type = PT_LOAD;
-	h.ph.p_flags = PF_R | PF_X;
-	h.ph.p_offset = offsetof(__typeof__(h), code);
-	h.ph.p_vaddr = h.ph.p_paddr = 0x200000;
-	h.ph.p_filesz = h.ph.p_memsz = len;
-	h.ph.p_align = 0x1000;
-	memcpy(h.code, code, len);
-	write_file(path, &h, sizeof(h));
-}
 
 static int setup(void **state)
 {
@@ -81,7 +52,7 @@ static int setup(void **state)
 	snprintf(f->kernel, sizeof(f->kernel), "%s/guest.elf", f->dir);
 	snprintf(f->disk, sizeof(f->disk), "%s/disk.img", f->dir);
 	static const uint8_t spin[] = { 0xeb, 0xfe };	/* jmp . */
-	write_elf(f->kernel, spin, sizeof(spin));
+	write_guest_elf(f->kernel, spin, sizeof(spin));
 	static char sector[512];
 	write_file(f->disk, sector, sizeof(sector));
 	struct skiff_config base;
@@ -466,7 +437,7 @@ static void test_guest_exit(void **state)
 	snprintf(sock, sizeof(sock), "%s/exit.sock", dir);
 	snprintf(kern, sizeof(kern), "%s/exit.elf", dir);
 	static const uint8_t code[] = { 0xb0, 0x2a, 0xe6, 0xf4 };	/* out 42 to 0xf4 */
-	write_elf(kern, code, sizeof(code));
+	write_guest_elf(kern, code, sizeof(code));
 	struct skiff_config base;
 	skiff_config_default(&base);
 	base.console_in = -1;

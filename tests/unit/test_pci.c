@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit/guest_elf.h"
 #include <elf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -858,39 +859,8 @@ static bool have_kvm(void)
 	return access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
-#define GUEST_GPA 0x200000ULL
+#define GUEST_GPA TEST_GUEST_GPA
 
-static void write_elf(const char *path, const uint8_t *code, size_t len)
-{
-	struct {
-		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
-	} h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
-	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
-	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	h.eh.e_ident[EI_VERSION] = EV_CURRENT;
-	h.eh.e_type = ET_EXEC;
-	h.eh.e_machine = EM_X86_64;
-	h.eh.e_version = EV_CURRENT;
-	h.eh.e_entry = GUEST_GPA;
-	h.eh.e_phoff = sizeof(Elf64_Ehdr);
-	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
-	h.eh.e_phentsize = sizeof(Elf64_Phdr);
-	h.eh.e_phnum = 1;
-	h.ph.p_type = PT_LOAD;
-	h.ph.p_flags = PF_R | PF_X;
-	h.ph.p_offset = sizeof(h);
-	h.ph.p_vaddr = h.ph.p_paddr = GUEST_GPA;
-	h.ph.p_filesz = h.ph.p_memsz = len;
-	h.ph.p_align = 0x1000;
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
-	assert_int_equal(fwrite(code, len, 1, f), 1);
-	fclose(f);
-}
 
 /* 64-bit, CPL0: the host bridge's ID through 0xCF8/0xCFC and through ECAM
  * (and its class code; slot 1 absent), then ACPI S5 through PM1a_CNT.
@@ -926,7 +896,7 @@ static const uint8_t pci_guest[] = {
 static struct skiff_vm *make_vm(char *path, size_t cap)
 {
 	snprintf(path, cap, "/tmp/skiff-test-pci-%d.elf", getpid());
-	write_elf(path, pci_guest, sizeof(pci_guest));
+	write_guest_elf(path, pci_guest, sizeof(pci_guest));
 	struct skiff_config c;
 	skiff_config_default(&c);
 	c.kernel_path = path;

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "unit/guest_elf.h"
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,40 +15,8 @@
 #include <unistd.h>
 #include "core/vm.h"
 
-#define GUEST_GPA 0x200000ULL
+#define GUEST_GPA TEST_GUEST_GPA
 
-/* Write an ELF64 executable with one PT_LOAD of `code` at GUEST_GPA. */
-static void write_elf(const char *path, const uint8_t *code, size_t len)
-{
-	struct {
-		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
-	} h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
-	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
-	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	h.eh.e_ident[EI_VERSION] = EV_CURRENT;
-	h.eh.e_type = ET_EXEC;
-	h.eh.e_machine = EM_X86_64;
-	h.eh.e_version = EV_CURRENT;
-	h.eh.e_entry = GUEST_GPA;
-	h.eh.e_phoff = sizeof(Elf64_Ehdr);
-	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
-	h.eh.e_phentsize = sizeof(Elf64_Phdr);
-	h.eh.e_phnum = 1;
-	h.ph.p_type = PT_LOAD;
-	h.ph.p_flags = PF_R | PF_X;
-	h.ph.p_offset = sizeof(h);
-	h.ph.p_vaddr = h.ph.p_paddr = GUEST_GPA;
-	h.ph.p_filesz = h.ph.p_memsz = len;
-	h.ph.p_align = 0x1000;
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
-	assert_int_equal(fwrite(code, len, 1, f), 1);
-	fclose(f);
-}
 
 static bool have_kvm(void)
 {
@@ -59,7 +28,7 @@ static void exit_guest(char *path, size_t cap, uint8_t v)
 {
 	const uint8_t code[] = { 0xb0, v, 0xe6, 0xf4 };
 	snprintf(path, cap, "/tmp/skiff-test-vm-%d-%u.elf", getpid(), v);
-	write_elf(path, code, sizeof(code));
+	write_guest_elf(path, code, sizeof(code));
 }
 
 static void config_for(struct skiff_config *c, const char *kernel)
@@ -77,7 +46,7 @@ static void run_image(const uint8_t *img, size_t len, struct skiff_result *res)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/tmp/skiff-test-img-%d.elf", getpid());
-	write_elf(path, img, len);
+	write_guest_elf(path, img, len);
 	struct skiff_config c;
 	config_for(&c, path);
 	struct skiff_err e = { { 0 } };
