@@ -161,16 +161,8 @@ int cmd_api(int argc, char **argv)
 	if (no_api && !config)
 		return usage_error("%s", "--no-api needs --config-file PATH");
 
-	/* Stop signals go to a signalfd read by wait_vm; blocked before any
-	 * thread exists, so every thread inherits the mask. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	signal(SIGPIPE, SIG_IGN);
+	/* Stop signals arrive on this signalfd, read by wait_vm. */
+	int sfd = cli_stop_signal_fd();
 
 	struct api_vmm *vmm;
 	struct api_http *http = NULL;

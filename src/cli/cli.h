@@ -23,4 +23,8 @@ struct skiff_result;
  * its exit status. */
 int cli_report_result(const struct skiff_result *res);
 
+/* Block SIGINT/SIGTERM/SIGHUP in the process (before threads start) and
+ * return a signalfd for them (-1 on failure); SIGPIPE is ignored. */
+int cli_stop_signal_fd(void);
+
 #endif

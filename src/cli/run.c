@@ -156,19 +156,7 @@ int cmd_run(int argc, char **argv)
 	if (!cfg.kernel_path)
 		return usage_error("%s", "no kernel given: use --kernel PATH");
 
-	/* SIGINT/SIGTERM/SIGHUP stop the VM cleanly (so the terminal is
-	 * restored): they are blocked in every thread and read from a signalfd
-	 * by the console loop. Blocked before the vCPU threads exist, so they
-	 * inherit the mask. */
-	sigset_t stop_sigs;
-	sigemptyset(&stop_sigs);
-	sigaddset(&stop_sigs, SIGINT);
-	sigaddset(&stop_sigs, SIGTERM);
-	sigaddset(&stop_sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
-	cfg.stop_signal_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC);
-	/* A dead reader of our stdout must not kill us mid-write. */
-	signal(SIGPIPE, SIG_IGN);
+	cfg.stop_signal_fd = cli_stop_signal_fd();
 
 	struct skiff_err err = { { 0 } };
 	struct skiff_vm *vm;
