@@ -92,7 +92,7 @@ static void put_preboot(struct api_http *h, struct req *q, const char *what, put
 
 static void do_instance_info(struct api_http *h, struct reply *rp)
 {
-	static const char *const names[] = { "Not started", "Running", "Stopped" };
+	static const char *const names[] = { "Not started", "Running", "Stopped", "Paused" };
 	rp->status = 200;
 	rp->body = json_pack("{ssssssss}", "id", api_vmm_id(h->vmm), "state",
 			     names[api_vmm_state(h->vmm)], "vmm_version", SKIFF_VERSION,
@@ -159,6 +159,29 @@ static void do_device(struct api_http *h, struct req *q, bool drive, const char 
 	if (patch)
 		return fault(rp, 400, "%s/%s: updating a running device is not supported by "
 			     "skiff yet", what, id);
+	rp->status = 204;
+}
+
+/* PATCH /vm: the swagger's Vm object, {"state": "Paused" | "Resumed"}. */
+static void do_vm(struct api_http *h, struct req *q, struct reply *rp)
+{
+	static const char *const fields[] = { "state", NULL };
+	json_t *j = body_json(q, "vm", rp);
+	if (!j)
+		return;
+	struct skiff_err e = { { 0 } };
+	char *st = NULL;
+	int r = api_json_check_object(j, "vm", fields, &e);
+	if (!r)
+		r = api_json_str(j, "vm", "state", true, &st, NULL, &e);
+	json_decref(j);
+	if (!r && strcmp(st, "Paused") && strcmp(st, "Resumed"))
+		r = skiff_fail(&e, EINVAL, "vm.state: `%.40s` is not one of Paused, Resumed", st);
+	if (!r)
+		r = api_vmm_set_paused(h->vmm, !strcmp(st, "Paused"), &e);
+	free(st);
+	if (r)
+		return fault(rp, 400, "%s", e.msg);
 	rp->status = 204;
 }
 
@@ -241,7 +264,7 @@ static void route(struct api_http *h, const char *url, int method, struct req *q
 	} else if (!strcmp(p, "/actions")) {
 		do_actions(h, q, rp);
 	} else if (!strcmp(p, "/vm")) {
-		fault(rp, 400, "vm.state: pausing and resuming are not supported by skiff yet");
+		do_vm(h, q, rp);
 	} else {
 		do_device(h, q, !strcmp(p, "/drives/"), id, method == M_PATCH, rp);
 	}

@@ -57,8 +57,25 @@ enum api_vmm_state api_vmm_state(struct api_vmm *v)
 {
 	pthread_mutex_lock(&v->lock);
 	enum api_vmm_state s = v->state;
+	if (s == API_VMM_RUNNING && skiff_vm_state(v->vm) == SKIFF_VM_PAUSED)
+		s = API_VMM_PAUSED;
 	pthread_mutex_unlock(&v->lock);
 	return s;
+}
+
+int api_vmm_set_paused(struct api_vmm *v, bool paused, struct skiff_err *e)
+{
+	pthread_mutex_lock(&v->lock);
+	int r;
+	if (v->state == API_VMM_NOT_STARTED)
+		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
+			       "starting the microVM.");
+	else if (v->state == API_VMM_STOPPED)
+		r = skiff_fail(e, ESRCH, "vm.state: the microVM has stopped");
+	else if ((r = paused ? skiff_vm_pause(v->vm) : skiff_vm_resume(v->vm)))
+		skiff_fail(e, -r, "vm.state: the microVM has stopped");
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }
 
 static void *vm_thread(void *arg)

@@ -1,14 +1,15 @@
 /* One API-driven VM: the pre-boot model (api_model.h), then, after
  * InstanceStart, the running skiff_vm on its own thread. Firecracker's
- * states: "Not started" until api_vmm_start, then "Running"; skiff adds
- * "Stopped" once the guest has stopped. Thread-safe. */
+ * states: "Not started" until api_vmm_start, then "Running" or "Paused"
+ * (PATCH /vm); skiff adds "Stopped" once the guest has stopped.
+ * Thread-safe. */
 #ifndef SKIFF_API_VMM_H
 #define SKIFF_API_VMM_H
 #include <stdbool.h>
 #include "api/api_model.h"
 #include "core/vm.h"
 
-enum api_vmm_state { API_VMM_NOT_STARTED, API_VMM_RUNNING, API_VMM_STOPPED };
+enum api_vmm_state { API_VMM_NOT_STARTED, API_VMM_RUNNING, API_VMM_STOPPED, API_VMM_PAUSED };
 
 struct api_vmm;
 
@@ -28,11 +29,16 @@ enum api_vmm_state api_vmm_state(struct api_vmm *v);
  * once started. */
 int api_vmm_start(struct api_vmm *v, struct skiff_err *e);
 
+/* PATCH /vm: pause (true) or resume (false) the started VM; idempotent
+ * (skiff_vm_pause/resume). Returns 0; -EINVAL before InstanceStart, -ESRCH
+ * once the VM has stopped, with the message in *e. */
+int api_vmm_set_paused(struct api_vmm *v, bool paused, struct skiff_err *e);
+
 /* An eventfd that becomes readable when the VM has stopped (not owned). */
 int api_vmm_stopped_fd(const struct api_vmm *v);
 /* true and *res once the VM has stopped. */
 bool api_vmm_result(struct api_vmm *v, struct skiff_result *res);
-/* Ask a running VM to stop (no-op otherwise). */
+/* Ask a running or paused VM to stop (no-op otherwise). */
 void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
 
 /* Stop the VM if it runs, wait for its thread, free everything. NULL ok. */

@@ -90,7 +90,8 @@ static int wait_vm(struct api_vmm *vmm, int sfd)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 				continue;
-			if (api_vmm_state(vmm) == API_VMM_RUNNING) {
+			enum api_vmm_state st = api_vmm_state(vmm);
+			if (st == API_VMM_RUNNING || st == API_VMM_PAUSED) {
 				api_vmm_request_stop(vmm, VM_STOP_SIGNAL, (int)si.ssi_signo);
 				continue;
 			}

@@ -47,6 +47,9 @@ struct evloop {
 	struct ev_call *calls, **calls_tail;
 	enum ev_state state;
 	bool stop;
+	bool pause;			/* evloop_pause: park between batches */
+	bool parked;			/* the loop thread is parked */
+	pthread_cond_t park_cv;		/* wakes the parked thread (calls, resume, stop) */
 	bool has_thread;		/* thread created and not yet joined */
 	pthread_t thread;
 	_Atomic pid_t tid;		/* loop thread's id while it runs, else 0 */
@@ -80,6 +83,7 @@ int evloop_create(struct evloop **out, struct skiff_err *e)
 	}
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->call_done, NULL);
+	pthread_cond_init(&l->park_cv, NULL);
 	l->calls_tail = &l->calls;
 	l->state = EV_IDLE;
 	*out = l;
@@ -119,6 +123,21 @@ static void free_graveyard_locked(struct evloop *l)
 	}
 }
 
+/* While paused: serve calls only, until resumed or stopped. l->lock held. */
+static void park_locked(struct evloop *l)
+{
+	if (!l->pause || l->stop)
+		return;
+	l->parked = true;
+	pthread_cond_broadcast(&l->call_done);
+	while (l->pause && !l->stop) {
+		run_calls_locked(l);
+		if (l->pause && !l->stop && !l->calls)
+			pthread_cond_wait(&l->park_cv, &l->lock);
+	}
+	l->parked = false;
+}
+
 static void *loop_thread(void *arg)
 {
 	struct evloop *l = arg;
@@ -126,6 +145,18 @@ static void *loop_thread(void *arg)
 
 	atomic_store(&l->tid, gettid());
 	for (;;) {
+		pthread_mutex_lock(&l->lock);
+		free_graveyard_locked(l);
+		park_locked(l);
+		if (l->stop) {
+			run_calls_locked(l);
+			l->state = EV_STOPPED;
+			atomic_store(&l->tid, 0);
+			pthread_cond_broadcast(&l->call_done);
+			pthread_mutex_unlock(&l->lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&l->lock);
 		int n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, -1);
 		if (n < 0 && errno != EINTR)
 			n = 0;	/* cannot happen with valid fds; keep serving calls */
@@ -144,17 +175,6 @@ static void *loop_thread(void *arg)
 			if (!s->dead)
 				s->fn(s->opaque, evs[i].events);
 		}
-		pthread_mutex_lock(&l->lock);
-		free_graveyard_locked(l);
-		if (l->stop) {
-			run_calls_locked(l);
-			l->state = EV_STOPPED;
-			atomic_store(&l->tid, 0);
-			pthread_cond_broadcast(&l->call_done);
-			pthread_mutex_unlock(&l->lock);
-			return NULL;
-		}
-		pthread_mutex_unlock(&l->lock);
 	}
 }
 
@@ -191,6 +211,7 @@ void evloop_stop(struct evloop *l)
 	l->stop = true;
 	pthread_t t = l->thread;
 	l->has_thread = false;
+	pthread_cond_broadcast(&l->park_cv);
 	pthread_mutex_unlock(&l->lock);
 	wake(l);
 	pthread_join(t, NULL);
@@ -212,6 +233,7 @@ void evloop_destroy(struct evloop *l)
 	close(l->wake_fd);
 	close(l->epfd);
 	pthread_cond_destroy(&l->call_done);
+	pthread_cond_destroy(&l->park_cv);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -329,6 +351,7 @@ int evloop_call(struct evloop *l, void (*fn)(void *opaque), void *opaque)
 	}
 	*l->calls_tail = &c;
 	l->calls_tail = &c.next;
+	pthread_cond_broadcast(&l->park_cv);	/* a parked loop serves calls too */
 	pthread_mutex_unlock(&l->lock);
 	wake(l);
 	pthread_mutex_lock(&l->lock);
@@ -336,6 +359,29 @@ int evloop_call(struct evloop *l, void (*fn)(void *opaque), void *opaque)
 		pthread_cond_wait(&l->call_done, &l->lock);
 	pthread_mutex_unlock(&l->lock);
 	return 0;
+}
+
+int evloop_pause(struct evloop *l)
+{
+	if (evloop_on_thread(l))
+		return -EDEADLK;
+	pthread_mutex_lock(&l->lock);
+	l->pause = true;
+	pthread_mutex_unlock(&l->lock);
+	wake(l);
+	pthread_mutex_lock(&l->lock);
+	while (l->state == EV_RUNNING && !l->parked)
+		pthread_cond_wait(&l->call_done, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+void evloop_resume(struct evloop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->pause = false;
+	pthread_cond_broadcast(&l->park_cv);
+	pthread_mutex_unlock(&l->lock);
 }
 
 bool evloop_on_thread(const struct evloop *l)

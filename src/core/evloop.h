@@ -42,6 +42,16 @@ int evloop_del(struct evloop *l, int fd);
  * quiesce devices: reset, pause, tear-down. Returns 0 or -errno. */
 int evloop_call(struct evloop *l, void (*fn)(void *opaque), void *opaque);
 
+/* Park the loop thread between epoll batches: no fd callback runs until
+ * evloop_resume(), while evloop_call() is still served (on the parked
+ * thread). Events that arrive meanwhile stay pending (level-triggered) and
+ * are handled after resume. Returns once the thread is parked (at once
+ * when no thread runs; a thread started later parks before its first
+ * batch). Idempotent. -EDEADLK on the loop thread itself. Used by VM pause. */
+int evloop_pause(struct evloop *l);
+/* Undo evloop_pause (idempotent; no-op when not paused). */
+void evloop_resume(struct evloop *l);
+
 /* true when called on l's loop thread. */
 bool evloop_on_thread(const struct evloop *l);
 

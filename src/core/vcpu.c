@@ -151,6 +151,29 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/* Before parking: KVM finishes an I/O or MMIO exit only when KVM_RUN is
+ * entered again (KVM API §5, "immediate_exit"), so enter it once with
+ * immediate_exit set: the exit completes, the guest does not run, and the
+ * parked vCPU's state is consistent. A string I/O instruction may exit to
+ * us again meanwhile; handle those. Returns false when the vCPU must stop. */
+static bool vcpu_settle(struct vcpu *v)
+{
+	for (;;) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		int r = ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				return true;
+			vm_stop_error(v->vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			return false;
+		}
+		v->exits++;
+		if (!handle_exit(v))
+			return false;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -160,6 +183,12 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
+		if (atomic_load(&vm->pause.requested)) {
+			if (!vcpu_settle(v))
+				break;
+			vm_pause_park(v);
+			continue;
+		}
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		v->exits++;
 		if (r < 0) {
@@ -173,22 +202,33 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	pthread_mutex_lock(&vm->pause.lock);
+	v->live = false;
+	vm->pause.live--;
+	pthread_cond_broadcast(&vm->pause.cond);	/* a pauser counts one fewer */
+	pthread_mutex_unlock(&vm->pause.lock);
 	return NULL;
 }
 
 int vcpu_start(struct vcpu *v)
 {
-	/* The thread starts with the kick signal blocked until it is ready. */
+	/* The thread starts with the kick signal blocked until it is ready.
+	 * Under the pause lock, so that a pauser counts it (it parks at once
+	 * when a pause is in effect). */
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
+	pthread_mutex_lock(&v->vm->pause.lock);
 	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	if (!r) {
+		v->thread_started = true;
+		v->live = true;
+		v->vm->pause.live++;
+	}
+	pthread_mutex_unlock(&v->vm->pause.lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
-		return -r;
-	v->thread_started = true;
-	return 0;
+	return -r;
 }
 
 void vcpu_kick(struct vcpu *v)

@@ -55,6 +55,7 @@ static void stop_vm(struct skiff_vm *vm, enum vm_stop_reason why, int code, cons
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (!first)
 		return;
+	vm_pause_wake(vm);	/* parked vCPUs see the stop and leave */
 	for (uint32_t i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	uint64_t one = 1;
@@ -495,6 +496,7 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 	vm->log.out = c->log_out;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	int pr = vm_pause_init(vm);
 	pthread_mutex_init(&vm->irq.lock, NULL);
 	vm->console.enabled = c->console_escape;
 	bus_init(&vm->pio, 0x10000);
@@ -513,7 +515,7 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 		.ioeventfd = host_ioeventfd,
 		.signal_msi = host_signal_msi,
 	};
-	if (vm->stop_efd < 0) {
+	if (vm->stop_efd < 0 || pr < 0) {
 		r = skiff_fail(e, errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
@@ -565,13 +567,17 @@ static void serve_console(struct skiff_vm *vm)
 	bool in_open = vm->cfg.console_in >= 0;
 	int space_fd = vm_devices_console_space_fd(vm);
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
-		struct pollfd p[4] = {
+		/* While paused the guest gets no input: it waits here. */
+		bool paused = atomic_load(&vm->pause.requested);
+		struct pollfd p[5] = {
 			{ .fd = vm->stop_efd, .events = POLLIN },
-			{ .fd = (in_open && npend == 0) ? vm->cfg.console_in : -1, .events = POLLIN },
-			{ .fd = npend ? space_fd : -1, .events = POLLIN },
+			{ .fd = (in_open && npend == 0 && !paused) ? vm->cfg.console_in : -1,
+			  .events = POLLIN },
+			{ .fd = (npend && !paused) ? space_fd : -1, .events = POLLIN },
 			{ .fd = vm->cfg.stop_signal_fd, .events = POLLIN },
+			{ .fd = vm->pause.wake_efd, .events = POLLIN },
 		};
-		if (poll(p, 4, -1) < 0) {
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_stop_error(vm, "poll: %s", strerror(errno));
@@ -585,6 +591,13 @@ static void serve_console(struct skiff_vm *vm)
 				vm_request_stop(vm, VM_STOP_SIGNAL, (int)si.ssi_signo);
 				break;
 			}
+		}
+		if (p[4].revents) {
+			uint64_t v;
+			if (read(vm->pause.wake_efd, &v, sizeof(v)) < 0) {
+				/* raced with another reader: nothing to do */
+			}
+			continue;	/* paused or resumed: look again */
 		}
 		if (p[2].revents) {
 			uint64_t v;
@@ -642,7 +655,9 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res)
 		vcpu_kick(&vm->vcpus[i]);
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
+		pthread_mutex_lock(&vm->pause.lock);
 		vm->vcpus[i].thread_started = false;
+		pthread_mutex_unlock(&vm->pause.lock);
 	}
 	evloop_stop(vm->loop);
 	res->reason = atomic_load(&vm->stop_reason);
@@ -689,6 +704,7 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 	free(vm->cmdline);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->irq.lock);
+	vm_pause_destroy(vm);
 	free(vm);
 }
 

@@ -69,6 +69,37 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res);
  * thread). */
 void skiff_vm_request_stop(struct skiff_vm *vm, enum vm_stop_reason why, int code);
 
+/* Where a VM is in its life (skiff_vm_state). PAUSED also before
+ * skiff_vm_run when a pause was requested first (the vCPUs then park as
+ * soon as they start); STOPPED once a stop was recorded. */
+enum skiff_vm_state {
+	SKIFF_VM_CREATED,	/* skiff_vm_run not called yet */
+	SKIFF_VM_RUNNING,
+	SKIFF_VM_PAUSED,
+	SKIFF_VM_STOPPED,
+};
+
+/* Pause the VM (thread-safe, not from a vCPU or I/O thread; idempotent):
+ * every vCPU is kicked out of KVM_RUN and parked, the I/O thread finishes
+ * the block I/O in flight and then handles no device work until resume, and
+ * the guest's kvmclock is saved (KVM_GET_CLOCK). Returns once all of that
+ * is done: 0, or -ESRCH if the VM has stopped (or stops meanwhile). A stop
+ * requested while paused (skiff_vm_request_stop, a signal, Ctrl-A x) ends
+ * the VM without a resume. */
+int skiff_vm_pause(struct skiff_vm *vm);
+/* Resume a paused VM (thread-safe; idempotent): the kvmclock is set back to
+ * its value at pause (KVM_SET_CLOCK), so the guest's clock does not jump by
+ * the paused time; then devices and vCPUs go on. 0, or -ESRCH once the VM
+ * has stopped. */
+int skiff_vm_resume(struct skiff_vm *vm);
+enum skiff_vm_state skiff_vm_state(struct skiff_vm *vm);
+
+/* The guest's kvmclock now (KVM_GET_CLOCK), in ns, into *ns. 0 or -errno. */
+int skiff_vm_guest_clock(struct skiff_vm *vm, uint64_t *ns);
+/* Copy len bytes of guest RAM at gpa into buf (e.g. to watch a guest while
+ * paused; racy while it runs). 0, or -EFAULT when the range is not RAM. */
+int skiff_vm_read_mem(struct skiff_vm *vm, uint64_t gpa, void *buf, size_t len);
+
 /* Nanoseconds from skiff's start (config start_ns) to the guest's first
  * boot-timer write (value 123 to port 0x3f0); 0 if it never wrote. */
 uint64_t skiff_vm_boot_timer_ns(struct skiff_vm *vm);

@@ -25,6 +25,7 @@ struct vcpu {
 	struct kvm_run *run;		/* mmap of fd, run_size bytes */
 	pthread_t thread;
 	bool thread_started;
+	bool live;			/* thread in its run loop (under vm->pause.lock) */
 	uint64_t exits;			/* all KVM_RUN returns */
 	uint64_t pio_exits, mmio_exits, emul_fixups;
 };
@@ -53,6 +54,24 @@ struct vm_irq {
 	pthread_mutex_t lock;
 	struct vm_msi_route msi[VM_MSI_GSIS];	/* GSI VM_MSI_GSI_BASE + index */
 	bool has_irqfd, has_resample, has_ioeventfd, has_signal_msi;
+};
+
+/* Pause state (vm_pause.c). The vCPU threads park on `cond` while
+ * `requested`; the pauser waits there until parked == live. op_lock is
+ * taken before lock and serialises whole pause/resume operations. */
+struct vm_pause {
+	pthread_mutex_t op_lock;
+	pthread_mutex_t lock;		/* the fields below, vcpu.live, vcpu_start */
+	pthread_cond_t cond;		/* parked vCPUs; pausers; thread exits */
+	_Atomic bool requested;		/* paused, or pausing: vCPUs park */
+	uint32_t live;			/* vCPU threads in their run loop */
+	uint32_t parked;		/* of those, parked */
+	struct kvm_clock_data clock;	/* KVM_GET_CLOCK at pause (kvmclock) */
+	bool clock_saved;
+	uint64_t paused_at_ns;		/* CLOCK_MONOTONIC at the last pause */
+	uint64_t pauses;		/* completed pauses, for logs */
+	int wake_efd;			/* eventfd written on pause and resume
+					 * (the console thread re-reads the state) */
 };
 
 struct skiff_vm {
@@ -85,7 +104,8 @@ struct skiff_vm {
 	int stop_code;
 	char stop_msg[512];
 	struct console_escape console;	/* Ctrl-A x detection on console input */
-	bool ran;
+	struct vm_pause pause;		/* vm_pause.c */
+	_Atomic bool ran;
 };
 
 /* vcpu.c */
@@ -95,11 +115,24 @@ int vcpu_start(struct vcpu *v);		/* spawn the thread; 0 or -errno */
 void vcpu_kick(struct vcpu *v);		/* force KVM_RUN to return */
 int vcpu_install_kick_signal(void);	/* idempotent */
 
+/* vm_pause.c: set up and free vm->pause (0 or -errno); wake parked vCPUs
+ * (after a stop was recorded); park the calling vCPU thread while a pause
+ * is requested (returns at resume or stop). */
+int vm_pause_init(struct skiff_vm *vm);
+void vm_pause_destroy(struct skiff_vm *vm);
+void vm_pause_wake(struct skiff_vm *vm);
+void vm_pause_park(struct vcpu *v);
+
 /* vm_virtio.c: create the virtio devices the configuration asks for on the
  * VM's PCI bus (called by vm.c after the bus exists), and destroy them
  * (before the bus and the event loop go). */
 int vm_virtio_create(struct skiff_vm *vm, struct skiff_err *e);
 void vm_virtio_destroy(struct skiff_vm *vm);
+/* I/O thread (evloop_call), VM paused: finish block I/O in flight and hand
+ * it back to the driver; take nothing new. vm_virtio_resume: look at the
+ * queues again. */
+void vm_virtio_pause(struct skiff_vm *vm);
+void vm_virtio_resume(struct skiff_vm *vm);
 
 /* vm.c: stop with an error message (first stop wins). */
 void vm_stop_error(struct skiff_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

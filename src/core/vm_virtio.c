@@ -112,3 +112,19 @@ void vm_virtio_destroy(struct skiff_vm *vm)
 	free(v);
 	vm->virtio = NULL;
 }
+
+void vm_virtio_pause(struct skiff_vm *vm)
+{
+	if (!vm->virtio)
+		return;
+	for (int i = 0; i < SKIFF_MAX_DISKS; i++)
+		virtio_blk_pause(vm->virtio->blk[i]);
+}
+
+void vm_virtio_resume(struct skiff_vm *vm)
+{
+	if (!vm->virtio)
+		return;
+	for (int i = 0; i < SKIFF_MAX_DISKS; i++)
+		virtio_blk_resume(vm->virtio->blk[i]);
+}

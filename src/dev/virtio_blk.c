@@ -639,6 +639,20 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b);
 }
 
+void virtio_blk_pause(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	blk_io_drain(b->io);	/* each completion returns its chain */
+	interrupt_if_needed(b);
+}
+
+void virtio_blk_resume(struct virtio_blk *b)
+{
+	if (b && b->active)
+		process(b);
+}
+
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *out)
 {
 	const uint64_t *src = (const uint64_t *)&b->stats;

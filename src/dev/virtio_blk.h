@@ -135,6 +135,11 @@ struct virtio_device *virtio_blk_vdev(struct virtio_blk *b);
 /* Quiesce (on the I/O thread: in-flight I/O is drained, fds unregistered),
  * then close the image and free. Destroy the transport first. b may be NULL. */
 void virtio_blk_destroy(struct virtio_blk *b);
+/* VM pause, on the I/O thread: wait for the requests in flight and return
+ * them to the driver (used ring, interrupt); new ones wait in the queue.
+ * Resume: process what the driver queued meanwhile. b may be NULL. */
+void virtio_blk_pause(struct virtio_blk *b);
+void virtio_blk_resume(struct virtio_blk *b);
 void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *out);
 /* Capacity in 512-byte sectors; engine name ("io_uring" / "sync"). */
 uint64_t virtio_blk_capacity(const struct virtio_blk *b);

@@ -239,7 +239,17 @@ static void test_preboot_endpoints(void **state)
 	http(f, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", &r);
 	expect(&r, 400, "FlushMetrics");
 	http(f, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
-	expect(&r, 400, "not supported");
+	expect(&r, 400, "not supported before starting");
+	http(f, "PATCH", "/vm", "{\"state\": \"Resumed\"}", &r);
+	expect(&r, 400, "not supported before starting");
+	http(f, "PATCH", "/vm", "{\"state\": \"Sleeping\"}", &r);
+	expect(&r, 400, "vm.state");
+	http(f, "PATCH", "/vm", "{\"state\": 1}", &r);
+	expect(&r, 400, "vm.state");
+	http(f, "PATCH", "/vm", "{}", &r);
+	expect(&r, 400, "missing required field `state`");
+	http(f, "PATCH", "/vm", "{\"state\": \"Paused\", \"x\": 1}", &r);
+	expect(&r, 400, "unknown field `x`");
 	http(f, "GET", "/", NULL, &r);
 	expect(&r, 200, "Not started");
 }
@@ -423,7 +433,23 @@ static void test_postboot(void **state)
 	expect(&r, 200, "\"boot-source\"");
 	http(f, "GET", "/", NULL, &r);
 	expect(&r, 200, "\"state\":\"Running\"");
-	/* teardown stops the spinning guest */
+	for (int i = 0; i < 3; i++) {
+		http(f, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
+		expect(&r, 204, NULL);
+		http(f, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
+		expect(&r, 204, NULL);
+		http(f, "GET", "/", NULL, &r);
+		expect(&r, 200, "\"state\":\"Paused\"");
+		http(f, "PATCH", "/vm", "{\"state\": \"Bogus\"}", &r);
+		expect(&r, 400, "vm.state");
+		http(f, "PATCH", "/vm", "{\"state\": \"Resumed\"}", &r);
+		expect(&r, 204, NULL);
+		http(f, "GET", "/", NULL, &r);
+		expect(&r, 200, "\"state\":\"Running\"");
+	}
+	/* paused again: teardown stops the paused guest */
+	http(f, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
+	expect(&r, 204, NULL);
 }
 
 /* InstanceStart of a guest that exits: the result and the Stopped state. */
@@ -467,6 +493,8 @@ static void test_guest_exit(void **state)
 	assert_int_equal(skiff_exit_status(&res), 42);
 	http(&g, "GET", "/", NULL, &r);
 	expect(&r, 200, "\"state\":\"Stopped\"");
+	http(&g, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
+	expect(&r, 400, "stopped");
 	api_http_stop(h);
 	api_vmm_destroy(vmm);
 	unlink(kern);
