@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <elf.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/vm.h"
+#include "guest_elf.h"
 
-#define GUEST_GPA	0x200000ULL
 #define COUNTER_GPA	0x300000ULL
 
 /* mov $COUNTER_GPA, %ebx; 1: incq (%rbx); jmp 1b */
@@ -28,38 +27,6 @@ static const uint8_t COUNT_FOREVER[] = { 0xbb, 0x00, 0x00, 0x30, 0x00, 0x48, 0xf
 static const uint8_t COUNT_THEN_EXIT[] = { 0xbb, 0x00, 0x00, 0x30, 0x00, 0xb9, 0, 0, 0, 0,
 					   0x48, 0xff, 0x03, 0xff, 0xc9, 0x75, 0xf9,
 					   0xb0, 0x07, 0xe6, 0xf4 };
-
-static void write_elf(const char *path, const uint8_t *code, size_t len)
-{
-	struct {
-		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
-	} h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
-	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
-	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	h.eh.e_ident[EI_VERSION] = EV_CURRENT;
-	h.eh.e_type = ET_EXEC;
-	h.eh.e_machine = EM_X86_64;
-	h.eh.e_version = EV_CURRENT;
-	h.eh.e_entry = GUEST_GPA;
-	h.eh.e_phoff = sizeof(Elf64_Ehdr);
-	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
-	h.eh.e_phentsize = sizeof(Elf64_Phdr);
-	h.eh.e_phnum = 1;
-	h.ph.p_type = PT_LOAD;
-	h.ph.p_flags = PF_R | PF_X;
-	h.ph.p_offset = sizeof(h);
-	h.ph.p_vaddr = h.ph.p_paddr = GUEST_GPA;
-	h.ph.p_filesz = h.ph.p_memsz = len;
-	h.ph.p_align = 0x1000;
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
-	assert_int_equal(fwrite(code, len, 1, f), 1);
-	fclose(f);
-}
 
 struct runner {
 	struct skiff_vm *vm;
@@ -80,7 +47,7 @@ static void create(struct runner *r, const uint8_t *code, size_t len, uint32_t c
 {
 	memset(r, 0, sizeof(*r));
 	snprintf(r->path, sizeof(r->path), "/tmp/skiff-test-pause-%d.elf", getpid());
-	write_elf(r->path, code, len);
+	write_guest_elf(r->path, code, len);
 	struct skiff_config c;
 	skiff_config_default(&c);
 	c.kernel_path = r->path;
