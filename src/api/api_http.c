@@ -127,6 +127,16 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 	case API_ACTION_FLUSH_METRICS:
 		return fault(rp, 400, "actions.action_type: FlushMetrics is not supported by "
 			     "skiff yet");
+	case API_ACTION_POWER_BUTTON:
+		if (!started)
+			return fault(rp, 400, "%s", NOT_BEFORE);
+		return fault(rp, 400, "actions.action_type: skiff_power_button is not supported "
+			     "by skiff yet");
+	case API_ACTION_STOP:
+		if (!started)
+			return fault(rp, 400, "%s", NOT_BEFORE);
+		return fault(rp, 400, "actions.action_type: skiff_stop is not supported by "
+			     "skiff yet");
 	}
 }
 

@@ -647,9 +647,13 @@ int api_parse_action(const json_t *j, enum api_action *out, struct skiff_err *e)
 		*out = API_ACTION_SEND_CTRL_ALT_DEL;
 	else if (!strcmp(t, "FlushMetrics"))
 		*out = API_ACTION_FLUSH_METRICS;
+	else if (!strcmp(t, "skiff_power_button"))
+		*out = API_ACTION_POWER_BUTTON;
+	else if (!strcmp(t, "skiff_stop"))
+		*out = API_ACTION_STOP;
 	else
 		r = skiff_fail(e, EINVAL, "actions.action_type: `%.32s` is not one of InstanceStart, "
-			       "SendCtrlAltDel, FlushMetrics", t);
+			       "SendCtrlAltDel, FlushMetrics, skiff_power_button, skiff_stop", t);
 out:
 	free(t);
 	return r;

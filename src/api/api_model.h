@@ -103,9 +103,12 @@ int api_model_put_entropy(struct api_model *m, const json_t *j, struct skiff_err
 int api_model_put_logger(struct api_model *m, const json_t *j, struct skiff_err *e);
 int api_model_put_metrics(struct api_model *m, const json_t *j, struct skiff_err *e);
 
-/* Parse a PUT /actions body (InstanceActionInfo) into its action_type. */
+/* Parse a PUT /actions body (InstanceActionInfo) into its action_type:
+ * Firecracker's three, plus two skiff extensions: "skiff_power_button"
+ * presses the ACPI power button (a graceful shutdown, as QEMU's
+ * system_powerdown), "skiff_stop" stops the VM at once (as lkvm stop). */
 enum api_action { API_ACTION_INSTANCE_START, API_ACTION_SEND_CTRL_ALT_DEL,
-		  API_ACTION_FLUSH_METRICS };
+		  API_ACTION_FLUSH_METRICS, API_ACTION_POWER_BUTTON, API_ACTION_STOP };
 int api_parse_action(const json_t *j, enum api_action *out, struct skiff_err *e);
 
 /* A Firecracker config file (FullVmConfiguration: boot-source, drives,
