@@ -91,6 +91,23 @@ static void prefix_error(struct skiff_err *e, const struct api_patch *p)
 			 (int)(sizeof(e->msg) - (size_t)n - 1), msg);
 }
 
+/* Record p in the model; vc's disk paths point into the model, so the one
+ * whose string was just replaced follows it (nothing reads it after
+ * creation, but no pointer should dangle). */
+static void apply_patch(struct api_vmm *v, struct api_patch *p)
+{
+	api_model_apply_patch(&v->model, p);
+	if (!p->drive)
+		return;
+	const struct api_drive *d = NULL;
+	for (uint32_t i = 0; i < v->model.ndrives; i++)
+		if (!strcmp(v->model.drives[i].drive_id, p->id))
+			d = &v->model.drives[i];
+	for (uint32_t i = 0; d && i < v->vc.cfg.ndisks; i++)
+		if (v->vc.disks[i].name && !strcmp(v->vc.disks[i].name, p->id))
+			v->vc.disks[i].path = d->path_on_host;
+}
+
 int api_vmm_patch(struct api_vmm *v, struct api_patch *p, struct skiff_err *e)
 {
 	pthread_mutex_lock(&v->lock);
@@ -109,7 +126,7 @@ int api_vmm_patch(struct api_vmm *v, struct api_patch *p, struct skiff_err *e)
 	if (r && v->state == API_VMM_RUNNING)
 		prefix_error(e, p);
 	else if (!r)
-		api_model_apply_patch(&v->model, p);
+		apply_patch(v, p);
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }
