@@ -148,7 +148,8 @@ const char *virtio_blk_engine(const struct virtio_blk *b);
 /* Firecracker's PATCH /drives: change the backing image and/or the rate
  * limiter of a created device, from any thread but the I/O thread's own
  * callbacks (the change runs there, through evloop_call; also while the VM
- * is paused).
+ * is paused), one update at a time per device (the caller serialises:
+ * skiff_vm_update_disk does).
  * path (NULL: keep the image) is opened as at creation: same read-only,
  * O_DIRECT and engine, blk_io_open's checks and flock (an image another
  * process or disk holds is -EBUSY); its O_DIRECT block size must equal the
