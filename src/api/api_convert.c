@@ -68,6 +68,7 @@ int api_model_to_config(const struct api_model *m, const struct skiff_config *ba
 			k->read_only = d->is_read_only;
 			k->engine = d->has_io_engine ? d->engine : SKIFF_IO_AUTO;
 			k->rl = d->rl;
+			k->name = d->drive_id;	/* PATCH /drives/{id} finds it by this */
 			nd++;
 		}
 	c->disks = nd ? out->disks : NULL;
@@ -97,6 +98,7 @@ int api_model_to_config(const struct api_model *m, const struct skiff_config *ba
 		k->tx = a->tx;
 		memcpy(k->hostfwd, a->hostfwd, sizeof(k->hostfwd));
 		k->nhostfwd = a->nhostfwd;
+		k->name = a->iface_id;
 	}
 	c->nets = m->nnets ? out->nets : NULL;
 	c->nnets = m->nnets;

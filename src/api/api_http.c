@@ -158,17 +158,23 @@ static void do_device(struct api_http *h, struct req *q, bool drive, const char 
 	struct skiff_err e = { { 0 } };
 	struct api_model *m = api_vmm_model(h->vmm);
 	int r;
-	if (patch)
-		r = drive ? api_model_patch_drive(m, id, j, false, &e)
-			  : api_model_patch_net(m, id, j, false, &e);
-	else
+	if (patch) {
+		/* Firecracker: the new image and/or limiters go to the running
+		 * device first; the model records only what was applied. */
+		struct api_patch p;
+		r = drive ? api_model_parse_patch_drive(m, id, j, &p, &e)
+			  : api_model_parse_patch_net(m, id, j, &p, &e);
+		json_decref(j);
+		if (!r) {
+			r = api_vmm_patch(h->vmm, &p, &e);
+			api_patch_free(&p);
+		}
+	} else {
 		r = drive ? api_model_put_drive(m, id, j, &e) : api_model_put_net(m, id, j, &e);
-	json_decref(j);
+		json_decref(j);
+	}
 	if (r)
 		return fault(rp, 400, "%s", e.msg);
-	if (patch)
-		return fault(rp, 400, "%s/%s: updating a running device is not supported by "
-			     "skiff yet", what, id);
 	rp->status = 204;
 }
 

@@ -332,42 +332,130 @@ fail:
 	return r;
 }
 
-int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
-			  bool apply, struct skiff_err *e)
+/* A RateLimiter in a PATCH body: which buckets it names (Firecracker: a
+ * bucket left out or null stays as it is; one given replaces it). */
+static int parse_rl_update(const json_t *obj, const char *ctx, const char *name,
+			   struct skiff_rate_limit_update *u, bool *present, struct skiff_err *e)
+{
+	memset(u, 0, sizeof(*u));
+	int r = parse_rate_limiter(obj, ctx, name, &u->cfg, present, e);
+	if (r || !*present)
+		return r;
+	const json_t *j = json_object_get(obj, name);
+	const json_t *bw = json_object_get(j, "bandwidth"), *ops = json_object_get(j, "ops");
+	u->set_bandwidth = bw && !json_is_null(bw);
+	u->set_ops = ops && !json_is_null(ops);
+	return 0;
+}
+
+static void merge_rl(struct skiff_rate_limit *rl, const struct skiff_rate_limit_update *u)
+{
+	if (u->set_bandwidth)
+		rl->bandwidth = u->cfg.bandwidth;
+	if (u->set_ops)
+		rl->ops = u->cfg.ops;
+}
+
+void api_patch_free(struct api_patch *p)
+{
+	free(p->id);
+	free(p->path_on_host);
+	memset(p, 0, sizeof(*p));
+}
+
+int api_model_parse_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
+				struct api_patch *p, struct skiff_err *e)
 {
 	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
 	char ctx[96];
 	res_ctx(ctx, sizeof(ctx), "drives", path_id);
-	char *id = NULL, *path = NULL;
-	struct skiff_rate_limit rl;
-	bool has_rl = false;
+	memset(p, 0, sizeof(*p));
+	p->drive = true;
 	int r;
 	if ((r = api_json_check_object(j, ctx, keys, e)) ||
-	    (r = api_json_str(j, ctx, "drive_id", true, &id, NULL, e)) ||
-	    (r = check_id(ctx, "drive_id", id, e)) ||
-	    (r = check_path_id(ctx, "drive_id", path_id, id, e)) ||
-	    (r = api_json_str(j, ctx, "path_on_host", false, &path, NULL, e)) ||
-	    (r = parse_rate_limiter(j, ctx, "rate_limiter", &rl, &has_rl, e)))
-		goto out;
-	struct api_drive *d = find_drive(m, id);
+	    (r = api_json_str(j, ctx, "drive_id", true, &p->id, NULL, e)) ||
+	    (r = check_id(ctx, "drive_id", p->id, e)) ||
+	    (r = check_path_id(ctx, "drive_id", path_id, p->id, e)) ||
+	    (r = api_json_str(j, ctx, "path_on_host", false, &p->path_on_host, NULL, e)) ||
+	    (r = parse_rl_update(j, ctx, "rate_limiter", &p->rl, &p->has_rl, e)))
+		goto fail;
+	struct api_drive *d = find_drive(m, p->id);
 	if (!d) {
-		r = skiff_fail(e, EINVAL, "%s.drive_id: no drive `%s`", ctx, id);
-		goto out;
+		r = skiff_fail(e, EINVAL, "%s.drive_id: no drive `%s`", ctx, p->id);
+		goto fail;
 	}
-	if ((path && (r = check_file(ctx, "path_on_host", path, !d->is_read_only, e))) || !apply)
-		goto out;
-	if (path) {
-		free(d->path_on_host);
-		d->path_on_host = path;
-		path = NULL;
+	if (p->path_on_host &&
+	    (r = check_file(ctx, "path_on_host", p->path_on_host, !d->is_read_only, e)))
+		goto fail;
+	return 0;
+fail:
+	api_patch_free(p);
+	return r;
+}
+
+int api_model_parse_patch_net(struct api_model *m, const char *path_id, const json_t *j,
+			      struct api_patch *p, struct skiff_err *e)
+{
+	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL };
+	char ctx[96];
+	res_ctx(ctx, sizeof(ctx), "network-interfaces", path_id);
+	memset(p, 0, sizeof(*p));
+	int r;
+	if ((r = api_json_check_object(j, ctx, keys, e)) ||
+	    (r = api_json_str(j, ctx, "iface_id", true, &p->id, NULL, e)) ||
+	    (r = check_id(ctx, "iface_id", p->id, e)) ||
+	    (r = check_path_id(ctx, "iface_id", path_id, p->id, e)) ||
+	    (r = parse_rl_update(j, ctx, "rx_rate_limiter", &p->rx, &p->has_rx, e)) ||
+	    (r = parse_rl_update(j, ctx, "tx_rate_limiter", &p->tx, &p->has_tx, e)))
+		goto fail;
+	if (!find_net(m, p->id)) {
+		r = skiff_fail(e, EINVAL, "%s.iface_id: no network interface `%s`", ctx, p->id);
+		goto fail;
 	}
-	if (has_rl) {
-		d->rl = rl;
-		d->has_rate_limiter = true;
+	return 0;
+fail:
+	api_patch_free(p);
+	return r;
+}
+
+void api_model_apply_patch(struct api_model *m, struct api_patch *p)
+{
+	if (p->drive) {
+		struct api_drive *d = find_drive(m, p->id);
+		if (!d)
+			return;
+		if (p->path_on_host) {
+			free(d->path_on_host);
+			d->path_on_host = p->path_on_host;
+			p->path_on_host = NULL;
+		}
+		if (p->has_rl) {
+			merge_rl(&d->rl, &p->rl);
+			d->has_rate_limiter = true;
+		}
+		return;
 	}
-out:
-	free(id);
-	free(path);
+	struct api_net *n = find_net(m, p->id);
+	if (!n)
+		return;
+	if (p->has_rx) {
+		merge_rl(&n->rx, &p->rx);
+		n->has_rx = true;
+	}
+	if (p->has_tx) {
+		merge_rl(&n->tx, &p->tx);
+		n->has_tx = true;
+	}
+}
+
+int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
+			  bool apply, struct skiff_err *e)
+{
+	struct api_patch p;
+	int r = api_model_parse_patch_drive(m, path_id, j, &p, e);
+	if (r == 0 && apply)
+		api_model_apply_patch(m, &p);
+	api_patch_free(&p);
 	return r;
 }
 
@@ -473,37 +561,11 @@ fail:
 int api_model_patch_net(struct api_model *m, const char *path_id, const json_t *j,
 			bool apply, struct skiff_err *e)
 {
-	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL };
-	char ctx[96];
-	res_ctx(ctx, sizeof(ctx), "network-interfaces", path_id);
-	char *id = NULL;
-	struct skiff_rate_limit rx, tx;
-	bool has_rx = false, has_tx = false;
-	int r;
-	if ((r = api_json_check_object(j, ctx, keys, e)) ||
-	    (r = api_json_str(j, ctx, "iface_id", true, &id, NULL, e)) ||
-	    (r = check_id(ctx, "iface_id", id, e)) ||
-	    (r = check_path_id(ctx, "iface_id", path_id, id, e)) ||
-	    (r = parse_rate_limiter(j, ctx, "rx_rate_limiter", &rx, &has_rx, e)) ||
-	    (r = parse_rate_limiter(j, ctx, "tx_rate_limiter", &tx, &has_tx, e)))
-		goto out;
-	struct api_net *n = find_net(m, id);
-	if (!n) {
-		r = skiff_fail(e, EINVAL, "%s.iface_id: no network interface `%s`", ctx, id);
-		goto out;
-	}
-	if (!apply)
-		goto out;
-	if (has_rx) {
-		n->rx = rx;
-		n->has_rx = true;
-	}
-	if (has_tx) {
-		n->tx = tx;
-		n->has_tx = true;
-	}
-out:
-	free(id);
+	struct api_patch p;
+	int r = api_model_parse_patch_net(m, path_id, j, &p, e);
+	if (r == 0 && apply)
+		api_model_apply_patch(m, &p);
+	api_patch_free(&p);
 	return r;
 }
 

@@ -90,6 +90,29 @@ int api_model_put_drive(struct api_model *m, const char *path_id, const json_t *
  * rate_limiter of an existing drive. apply false: validate only. */
 int api_model_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
 			  bool apply, struct skiff_err *e);
+/* A PATCH body (PartialDrive, PartialNetworkInterface) parsed and checked
+ * against the model (the drive or interface exists; path_on_host is
+ * readable, and writable unless the drive is read-only), to be applied to
+ * the running VM and then to the model. Rate limiters as Firecracker
+ * updates them: a bucket left out or null is kept, a given one replaces
+ * the old (skiff_rate_limit_update). */
+struct api_patch {
+	bool drive;			/* PartialDrive; else PartialNetworkInterface */
+	char *id;			/* drive_id / iface_id; owned */
+	char *path_on_host;		/* drives; NULL: unchanged; owned */
+	bool has_rl, has_rx, has_tx;	/* rate_limiter, rx_/tx_rate_limiter given */
+	struct skiff_rate_limit_update rl, rx, tx;
+};
+/* 0 and *p (free with api_patch_free), or -EINVAL with the message naming
+ * the field (*p then needs no freeing). */
+int api_model_parse_patch_drive(struct api_model *m, const char *path_id, const json_t *j,
+				struct api_patch *p, struct skiff_err *e);
+int api_model_parse_patch_net(struct api_model *m, const char *path_id, const json_t *j,
+			      struct api_patch *p, struct skiff_err *e);
+/* Record an applied patch in the model (GET /vm/config then shows it);
+ * takes p->path_on_host. */
+void api_model_apply_patch(struct api_model *m, struct api_patch *p);
+void api_patch_free(struct api_patch *p);
 /* PUT /network-interfaces/{id} (NetworkInterface, plus skiff_user_net and
  * skiff_hostfwd) and PATCH (PartialNetworkInterface: rate limiters). */
 int api_model_put_net(struct api_model *m, const char *path_id, const json_t *j,

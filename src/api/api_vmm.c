@@ -78,6 +78,59 @@ int api_vmm_set_paused(struct api_vmm *v, bool paused, struct skiff_err *e)
 	return r;
 }
 
+/* The message of a failed update, naming the field that caused it. */
+static void prefix_error(struct skiff_err *e, const struct api_patch *p)
+{
+	char msg[sizeof(e->msg)];
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	const char *field = !p->drive ? "" : p->path_on_host ? ".path_on_host" : ".rate_limiter";
+	int n = snprintf(e->msg, sizeof(e->msg), "%s/%.64s%s: ", p->drive ? "drives" : "network-interfaces",
+		 p->id, field);
+	if (n > 0 && (size_t)n < sizeof(e->msg))	/* the cause, cut if need be */
+		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, "%.*s",
+			 (int)(sizeof(e->msg) - (size_t)n - 1), msg);
+}
+
+/* Record p in the model; vc's disk paths point into the model, so the one
+ * whose string was just replaced follows it (nothing reads it after
+ * creation, but no pointer should dangle). */
+static void apply_patch(struct api_vmm *v, struct api_patch *p)
+{
+	api_model_apply_patch(&v->model, p);
+	if (!p->drive)
+		return;
+	const struct api_drive *d = NULL;
+	for (uint32_t i = 0; i < v->model.ndrives; i++)
+		if (!strcmp(v->model.drives[i].drive_id, p->id))
+			d = &v->model.drives[i];
+	for (uint32_t i = 0; d && i < v->vc.cfg.ndisks; i++)
+		if (v->vc.disks[i].name && !strcmp(v->vc.disks[i].name, p->id))
+			v->vc.disks[i].path = d->path_on_host;
+}
+
+int api_vmm_patch(struct api_vmm *v, struct api_patch *p, struct skiff_err *e)
+{
+	pthread_mutex_lock(&v->lock);
+	int r;
+	if (v->state == API_VMM_NOT_STARTED)
+		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
+			       "starting the microVM.");
+	else if (v->state == API_VMM_STOPPED)
+		r = skiff_fail(e, ESRCH, "%s/%.64s: the microVM has stopped",
+			       p->drive ? "drives" : "network-interfaces", p->id);
+	else if (p->drive)
+		r = skiff_vm_update_disk(v->vm, p->id, p->path_on_host, p->has_rl ? &p->rl : NULL, e);
+	else
+		r = skiff_vm_update_net(v->vm, p->id, p->has_rx ? &p->rx : NULL,
+					p->has_tx ? &p->tx : NULL, e);
+	if (r && v->state == API_VMM_RUNNING)
+		prefix_error(e, p);
+	else if (!r)
+		apply_patch(v, p);
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
 static void *vm_thread(void *arg)
 {
 	struct api_vmm *v = arg;

@@ -19,7 +19,8 @@ struct api_vmm;
 int api_vmm_create(const struct skiff_config *base, const char *id, struct api_vmm **out);
 
 /* The model. Change it only while the state is API_VMM_NOT_STARTED, from
- * one thread (the API server's, or the caller's before the server runs). */
+ * one thread (the API server's, or the caller's before the server runs);
+ * afterwards only api_vmm_patch changes it (read it from that thread). */
 struct api_model *api_vmm_model(struct api_vmm *v);
 const char *api_vmm_id(const struct api_vmm *v);
 enum api_vmm_state api_vmm_state(struct api_vmm *v);
@@ -33,6 +34,16 @@ int api_vmm_start(struct api_vmm *v, struct skiff_err *e);
  * (skiff_vm_pause/resume). Returns 0; -EINVAL before InstanceStart, -ESRCH
  * once the VM has stopped, with the message in *e. */
 int api_vmm_set_paused(struct api_vmm *v, bool paused, struct skiff_err *e);
+
+/* PATCH /drives/{id} or /network-interfaces/{id} after InstanceStart
+ * (p from api_model_parse_patch_*): apply it to the running or paused VM
+ * (skiff_vm_update_disk / skiff_vm_update_net: new image, rate limiters),
+ * then record it in the model for GET /vm/config. Returns 0; -EINVAL before
+ * InstanceStart; -ESRCH once stopped; or the update's -errno, the message
+ * prefixed with the resource and field ("drives/ID.path_on_host: ...").
+ * On failure the VM and the model are as they were. Takes
+ * p->path_on_host on success; free p with api_patch_free either way. */
+int api_vmm_patch(struct api_vmm *v, struct api_patch *p, struct skiff_err *e);
 
 /* An eventfd that becomes readable when the VM has stopped (not owned). */
 int api_vmm_stopped_fd(const struct api_vmm *v);

@@ -27,6 +27,15 @@ struct skiff_rate_limit {
 	struct skiff_bucket ops;
 };
 
+/* A run-time change of a RateLimiter (Firecracker's BucketUpdate, one per
+ * bucket): a bucket not `set_*` stays as it is, tokens included; a set one
+ * is replaced by a new, full bucket built from cfg (size or refill_time_ms
+ * 0: that bucket no longer limits). */
+struct skiff_rate_limit_update {
+	bool set_bandwidth, set_ops;
+	struct skiff_rate_limit cfg;
+};
+
 enum skiff_io_engine {
 	SKIFF_IO_AUTO = 0,	/* io_uring when the kernel allows it, else sync */
 	SKIFF_IO_URING,		/* liburing; an error if unavailable */
@@ -40,6 +49,7 @@ struct skiff_disk_config {
 	bool direct;			/* O_DIRECT */
 	enum skiff_io_engine engine;
 	struct skiff_rate_limit rl;
+	const char *name;		/* for skiff_vm_update_disk (API drive_id); NULL: id */
 };
 
 enum skiff_net_kind {
@@ -66,6 +76,7 @@ struct skiff_net_config {
 	struct skiff_hostfwd hostfwd[SKIFF_MAX_HOSTFWD];
 	uint32_t nhostfwd;
 	struct skiff_rate_limit rx, tx;
+	const char *name;		/* for skiff_vm_update_net (API iface_id); NULL: none */
 };
 
 struct skiff_vsock_config {

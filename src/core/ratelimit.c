@@ -183,6 +183,32 @@ bool rl_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
 	return false;
 }
 
+int rl_update(struct rate_limiter *rl, const struct skiff_rate_limit_update *u, uint64_t now_ns,
+	      struct skiff_err *e)
+{
+	struct token_bucket bw = rl->bw, ops = rl->ops;
+	if (u->set_bandwidth)
+		bucket_init(&bw, &u->cfg.bandwidth, now_ns);
+	if (u->set_ops)
+		bucket_init(&ops, &u->cfg.ops, now_ns);
+	bool limited = bw.size || ops.size;
+	if (limited && rl->timer_fd < 0) {
+		rl->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (rl->timer_fd < 0)
+			return skiff_fail(e, errno, "rate limiter: timerfd_create: %s",
+					  strerror(errno));
+	}
+	rl->bw = bw;
+	rl->ops = ops;
+	/* The held request was refused under the old limits: let the device
+	 * retry now rather than when the old timer would have fired (maybe
+	 * much later), and never leave `throttled` set on an unlimited
+	 * limiter, which rl_consume no longer looks at. */
+	if (rl->throttled)
+		arm(rl, 1);
+	return 0;
+}
+
 void rl_timer_ack(struct rate_limiter *rl)
 {
 	if (rl->timer_fd >= 0) {

@@ -38,6 +38,18 @@ bool rl_unlimited(const struct rate_limiter *rl);
  * A request larger than a bucket's size is let through once the bucket is
  * full (it then goes negative in effect: budget 0), as Firecracker does. */
 bool rl_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns);
+/* Replace buckets at run time (Firecracker's RateLimiter::update_buckets):
+ * a bucket `u` sets becomes a new full bucket (with its one_time_burst), or
+ * unlimited when its size or refill time is 0; the other keeps its state.
+ * A throttled limiter has its timer armed to fire at once, so the device's
+ * timer callback retries the held request under the new limits (a raised
+ * limit is felt at once; a cut one throttles again from a full bucket).
+ * Creates the timerfd if there was none (the caller must then watch it:
+ * compare timer_fd before and after); it is kept when the update makes
+ * the limiter unlimited. Call on the device's thread. 0, or -errno
+ * (timerfd_create; the limiter is then unchanged) with a message in *e. */
+int rl_update(struct rate_limiter *rl, const struct skiff_rate_limit_update *u, uint64_t now_ns,
+	      struct skiff_err *e);
 /* Call when timer_fd is readable: reads it and clears `throttled`. */
 void rl_timer_ack(struct rate_limiter *rl);
 uint64_t rl_now_ns(void);	/* CLOCK_MONOTONIC */

@@ -112,6 +112,32 @@ void skiff_vm_destroy(struct skiff_vm *vm);
  * 0 for a user quit, 128 + n for signal n. */
 int skiff_exit_status(const struct skiff_result *res);
 
+/* Firecracker's PATCH /drives/{id} on a created VM (also while it runs or
+ * is paused; not concurrently with skiff_vm_destroy). `id` is the disk's
+ * skiff_disk_config name (the API's drive_id), or its id when it has no
+ * name. path (NULL: keep) replaces the backing image: opened with the
+ * disk's read-only, O_DIRECT and engine settings and the usual checks and
+ * flock; the requests in flight finish on the old image; the guest is told
+ * the new capacity by a configuration-change interrupt (virtio 1.2 §2.4.2;
+ * while paused it is delivered on resume). The same file again re-reads
+ * its size (an image grown in place). rl (NULL: keep) replaces buckets,
+ * Firecracker's way (skiff_rate_limit_update); a throttled queue is retried
+ * at once. Returns 0, or -errno with the message in *e and the old image
+ * still in use: -ENOENT no such drive; -ESRCH the VM has stopped; -EBUSY
+ * the image is locked (by another process, or is another disk of this VM);
+ * the open's errors (-ENOENT, -EACCES, -EISDIR...), -EINVAL for a file that
+ * is not a regular file or block device, empty, not whole sectors, or of
+ * another O_DIRECT block size. */
+int skiff_vm_update_disk(struct skiff_vm *vm, const char *id, const char *path,
+			 const struct skiff_rate_limit_update *rl, struct skiff_err *e);
+/* Firecracker's PATCH /network-interfaces/{id}: replace the receive and/or
+ * transmit rate limiter (NULL: keep) of the interface named `id`
+ * (skiff_net_config name), as skiff_vm_update_disk does. 0, -ENOENT (no
+ * such interface), -ESRCH (stopped), or -errno (timerfd) with *e. */
+int skiff_vm_update_net(struct skiff_vm *vm, const char *id,
+			const struct skiff_rate_limit_update *rx,
+			const struct skiff_rate_limit_update *tx, struct skiff_err *e);
+
 #define SKIFF_EXIT_OK		0
 #define SKIFF_EXIT_ERROR	1
 #define SKIFF_EXIT_USAGE	2

@@ -3,6 +3,7 @@
  * the guest sees the same slots on every boot: the host bridge is slot 0,
  * then one slot per device in that order. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,9 @@ struct vm_virtio {
 	struct virtio_rng *rng;
 	struct virtio_pci *pci[VM_VIRTIO_MAX];	/* transports, creation order */
 	uint32_t npci;
+	/* lookup names for skiff_vm_update_disk/net (owned; NULL: none) */
+	char *disk_name[SKIFF_MAX_DISKS], *net_name[SKIFF_MAX_NETS];
+	pthread_mutex_t update_lock;	/* one update at a time */
 };
 
 /* Two --disk options naming one image would lock each other out with a
@@ -67,13 +71,19 @@ int vm_virtio_create(struct skiff_vm *vm, struct skiff_err *e)
 	if (!v)
 		return skiff_fail(e, ENOMEM, "out of memory");
 	vm->virtio = v;
+	pthread_mutex_init(&v->update_lock, NULL);
 	for (uint32_t i = 0; i < c->ndisks; i++) {
+		const char *name = c->disks[i].name ? c->disks[i].name : c->disks[i].id;
+		if (name && !(v->disk_name[i] = strdup(name)))
+			return skiff_fail(e, ENOMEM, "out of memory");
 		if ((r = virtio_blk_create(&c->disks[i], &vm->host, &v->blk[i], e)) ||
 		    (r = attach(vm, virtio_blk_vdev(v->blk[i]), e)))
 			return r;
 	}
 	for (uint32_t i = 0; i < c->nnets; i++) {
 		struct skiff_net_config nc = c->nets[i];
+		if (nc.name && !(v->net_name[i] = strdup(nc.name)))
+			return skiff_fail(e, ENOMEM, "out of memory");
 		if (!nc.has_mac) {
 			virtio_net_default_mac(i, nc.mac);
 			nc.has_mac = true;
@@ -109,6 +119,11 @@ void vm_virtio_destroy(struct skiff_vm *vm)
 		virtio_net_destroy(v->net[i]);
 	virtio_vsock_destroy(v->vsock);
 	virtio_rng_destroy(v->rng);
+	for (int i = 0; i < SKIFF_MAX_DISKS; i++)
+		free(v->disk_name[i]);
+	for (int i = 0; i < SKIFF_MAX_NETS; i++)
+		free(v->net_name[i]);
+	pthread_mutex_destroy(&v->update_lock);
 	free(v);
 	vm->virtio = NULL;
 }
@@ -127,4 +142,84 @@ void vm_virtio_resume(struct skiff_vm *vm)
 		return;
 	for (int i = 0; i < SKIFF_MAX_DISKS; i++)
 		virtio_blk_resume(vm->virtio->blk[i]);
+}
+
+/* --- run-time updates (vm.h: skiff_vm_update_disk / _net) ---------------- */
+
+static int find(char *const *names, int n, const char *id)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && !strcmp(names[i], id))
+			return i;
+	return -1;
+}
+
+/* Another disk of this VM already uses path (its flock would answer "in
+ * use by another process", which would mislead). */
+static int check_other_disks(struct vm_virtio *v, int self, const char *id, const char *path,
+			     struct skiff_err *e)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;		/* the open says what is wrong */
+	uint64_t sdev = S_ISBLK(st.st_mode) ? (uint64_t)st.st_rdev : (uint64_t)st.st_dev;
+	for (int i = 0; i < SKIFF_MAX_DISKS; i++) {
+		uint64_t dev, ino;
+		if (i == self || !v->blk[i])
+			continue;
+		virtio_blk_file_id(v->blk[i], &dev, &ino);
+		if (dev == sdev && ino == (uint64_t)st.st_ino)
+			return skiff_fail(e, EBUSY, "drive %s: image %s is already disk %d%s%s%s",
+					  id, path, i + 1, v->disk_name[i] ? " (" : "",
+					  v->disk_name[i] ? v->disk_name[i] : "",
+					  v->disk_name[i] ? ")" : "");
+	}
+	return 0;
+}
+
+static int check_state(struct skiff_vm *vm, const char *what, const char *id,
+		       struct skiff_err *e)
+{
+	if (skiff_vm_state(vm) == SKIFF_VM_STOPPED)
+		return skiff_fail(e, ESRCH, "%s %s: the VM has stopped", what, id);
+	return 0;
+}
+
+int skiff_vm_update_disk(struct skiff_vm *vm, const char *id, const char *path,
+			 const struct skiff_rate_limit_update *rl, struct skiff_err *e)
+{
+	struct vm_virtio *v = vm->virtio;
+	int i = v ? find(v->disk_name, SKIFF_MAX_DISKS, id) : -1;
+	if (i < 0 || !v->blk[i])
+		return skiff_fail(e, ENOENT, "no drive `%s`", id);
+	int r = check_state(vm, "drive", id, e);
+	if (r)
+		return r;
+	pthread_mutex_lock(&v->update_lock);
+	if (!path || !(r = check_other_disks(v, i, id, path, e)))
+		r = virtio_blk_update(v->blk[i], path, rl, e);
+	pthread_mutex_unlock(&v->update_lock);
+	if (!r)
+		skiff_log(&vm->log, LOG_INFO, "drive %s updated%s%s%s", id, path ? ": image " : "",
+			  path ? path : "", rl ? path ? ", rate limiter" : ": rate limiter" : "");
+	return r;
+}
+
+int skiff_vm_update_net(struct skiff_vm *vm, const char *id,
+			const struct skiff_rate_limit_update *rx,
+			const struct skiff_rate_limit_update *tx, struct skiff_err *e)
+{
+	struct vm_virtio *v = vm->virtio;
+	int i = v ? find(v->net_name, SKIFF_MAX_NETS, id) : -1;
+	if (i < 0 || !v->net[i])
+		return skiff_fail(e, ENOENT, "no network interface `%s`", id);
+	int r = check_state(vm, "network interface", id, e);
+	if (r)
+		return r;
+	pthread_mutex_lock(&v->update_lock);
+	r = virtio_net_update_rate_limits(v->net[i], rx, tx, e);
+	pthread_mutex_unlock(&v->update_lock);
+	if (!r)
+		skiff_log(&vm->log, LOG_INFO, "network interface %s: rate limiters updated", id);
+	return r;
 }

@@ -695,6 +695,30 @@ fail:
 	return err;
 }
 
+int blk_io_refresh_size(struct blk_io *io, struct skiff_err *e)
+{
+	struct stat st;
+	uint64_t sz;
+	if (fstat(io->fd, &st) < 0)
+		return skiff_fail(e, errno, "image %s: stat: %s", io->path, strerror(errno));
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(io->fd, BLKGETSIZE64, &sz) < 0)
+			return skiff_fail(e, errno, "image %s: BLKGETSIZE64: %s", io->path,
+					  strerror(errno));
+	} else {
+		sz = (uint64_t)st.st_size;
+	}
+	/* the same rules as blk_io_open */
+	if (!sz)
+		return skiff_fail(e, EINVAL, "image %s is empty (size 0): it must hold at least one "
+				  "512-byte sector", io->path);
+	if (sz % BLK_IO_SECTOR || sz % io->block)
+		return skiff_fail(e, EINVAL, "image %s: size %llu is not a multiple of %u bytes",
+				  io->path, (unsigned long long)sz, io->block);
+	io->size = sz;
+	return 0;
+}
+
 void blk_io_close(struct blk_io *io)
 {
 	if (!io)

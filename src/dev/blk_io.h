@@ -71,6 +71,10 @@ int blk_io_open(const struct blk_io_opts *o, struct blk_io **out, struct skiff_e
 void blk_io_close(struct blk_io *io);
 
 uint64_t blk_io_size(const struct blk_io *io);		/* bytes, a multiple of 512 */
+/* Read the image's size again (it was resized in place), with the checks of
+ * blk_io_open. 0, or -errno with a message in *e and the size unchanged.
+ * Call with nothing in flight. */
+int blk_io_refresh_size(struct blk_io *io, struct skiff_err *e);
 /* Offset and buffer alignment the image needs (512, or the file system's
  * O_DIRECT alignment when larger), bytes. */
 uint32_t blk_io_block_size(const struct blk_io *io);

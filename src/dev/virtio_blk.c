@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include "core/evloop.h"
 #include "core/ratelimit.h"
 #include "dev/blk_io.h"
@@ -41,7 +42,8 @@ struct virtio_blk {
 	struct rate_limiter rl;
 	char path[256];			/* for messages */
 	uint64_t capacity;		/* sectors */
-	bool ro;
+	bool ro, direct;
+	bool paused;			/* VM paused: no queue processing (I/O thread) */
 	char id[VIRTIO_BLK_ID_BYTES];	/* GET_ID string, NUL-padded */
 	bool active;			/* DRIVER_OK seen, not reset since */
 	bool io_watched, rl_watched;	/* fds registered on the loop */
@@ -566,6 +568,7 @@ int virtio_blk_create(const struct skiff_disk_config *c, const struct dev_host *
 		return skiff_fail(e, ENOMEM, "virtio-blk: out of memory");
 	b->host = host;
 	b->ro = c->read_only;
+	b->direct = c->direct;
 	b->rl.timer_fd = -1;
 	snprintf(b->path, sizeof(b->path), "%s", c->path ? c->path : "");
 	struct blk_io_opts o = { .path = c->path, .read_only = c->read_only, .direct = c->direct,
@@ -643,13 +646,17 @@ void virtio_blk_pause(struct virtio_blk *b)
 {
 	if (!b)
 		return;
+	b->paused = true;
 	blk_io_drain(b->io);	/* each completion returns its chain */
 	interrupt_if_needed(b);
 }
 
 void virtio_blk_resume(struct virtio_blk *b)
 {
-	if (b && b->active)
+	if (!b)
+		return;
+	b->paused = false;
+	if (b->active)
 		process(b);
 }
 
@@ -669,4 +676,136 @@ uint64_t virtio_blk_capacity(const struct virtio_blk *b)
 const char *virtio_blk_engine(const struct virtio_blk *b)
 {
 	return blk_io_engine_name(b->io);
+}
+
+/* --- run-time update (API PATCH /drives) --------------------------------- */
+
+struct blk_update {
+	struct virtio_blk *b;
+	struct blk_io *io;		/* in: the new image (NULL: keep); out: the one to close */
+	bool refresh;			/* same image, resized in place: re-read its size */
+	const char *path;
+	const struct skiff_rate_limit_update *rl;
+	struct skiff_err *e;
+	int err;
+};
+
+static int update_limiter(struct virtio_blk *b, const struct skiff_rate_limit_update *u,
+			  struct skiff_err *e)
+{
+	int r = rl_update(&b->rl, u, rl_now_ns(), e);
+	if (r || !b->active || b->rl_watched || b->rl.timer_fd < 0)
+		return r;
+	/* a limiter that had no timer has one now */
+	r = evloop_add(b->host->loop, b->rl.timer_fd, EPOLLIN, rl_event, b);
+	if (r)
+		return skiff_fail(e, -r, "virtio-blk %s: rate limiter: event loop: %s", b->path,
+				  strerror(-r));
+	b->rl_watched = true;
+	return 0;
+}
+
+/* Switch to u->io: the requests in flight finish on the old image first
+ * (their completions go back to the driver), then the old engine's eventfd
+ * is replaced by the new one's. On failure nothing changed. */
+static int swap_image(struct virtio_blk *b, struct blk_update *u)
+{
+	blk_io_drain(b->io);
+	interrupt_if_needed(b);
+	int efd = blk_io_event_fd(u->io);
+	if (b->active && efd >= 0) {
+		int r = evloop_add(b->host->loop, efd, EPOLLIN, io_event, b);
+		if (r)
+			return skiff_fail(u->e, -r, "virtio-blk %s: event loop: %s", u->path,
+					  strerror(-r));
+	}
+	if (b->io_watched)
+		evloop_del(b->host->loop, blk_io_event_fd(b->io));
+	b->io_watched = b->active && efd >= 0;
+	struct blk_io *old = b->io;
+	b->io = u->io;
+	u->io = old;
+	b->waiting_io = false;		/* the new engine is empty */
+	snprintf(b->path, sizeof(b->path), "%s", u->path);
+	return 0;
+}
+
+/* On the I/O thread: nothing else touches the device meanwhile. */
+static void do_update(void *opaque)
+{
+	struct blk_update *u = opaque;
+	struct virtio_blk *b = u->b;
+	if (u->rl && (u->err = update_limiter(b, u->rl, u->e)))
+		return;
+	if (u->refresh) {
+		blk_io_drain(b->io);	/* nothing reads past a shrunk end */
+		interrupt_if_needed(b);
+		u->err = blk_io_refresh_size(b->io, u->e);
+	} else if (u->io) {
+		u->err = swap_image(b, u);
+	}
+	if (u->err || (!u->refresh && !u->io))
+		return;
+	/* §4.1.4.3 / §2.4.2: the new capacity, then a new generation and the
+	 * configuration interrupt; under vd->lock so a driver reading the
+	 * configuration sees the old generation or the new capacity. */
+	pthread_mutex_lock(&b->vd.lock);
+	b->capacity = blk_io_size(b->io) / BLK_IO_SECTOR;
+	b->cfg.capacity = b->capacity;
+	virtio_config_changed(&b->vd);
+	pthread_mutex_unlock(&b->vd.lock);
+	skiff_log(b->host->log, LOG_INFO, "virtio-blk %s: %llu sectors now", b->path,
+		  (unsigned long long)b->capacity);
+	if (b->active && !b->paused)
+		process(b);		/* requests held while the old engine was full */
+}
+
+/* Is path the image b has open? (the same file; for block devices the same
+ * device) */
+static bool same_image(const struct virtio_blk *b, const char *path)
+{
+	struct stat st;
+	uint64_t dev, ino;
+	if (stat(path, &st) < 0)
+		return false;
+	blk_io_file_id(b->io, &dev, &ino);
+	return S_ISBLK(st.st_mode) ? (uint64_t)st.st_rdev == dev && (uint64_t)st.st_ino == ino
+				   : (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+}
+
+int virtio_blk_update(struct virtio_blk *b, const char *path,
+		      const struct skiff_rate_limit_update *rl, struct skiff_err *e)
+{
+	struct blk_update u = { .b = b, .path = path, .rl = rl, .e = e };
+	if (path && same_image(b, path)) {
+		u.refresh = true;	/* reopening would trip over our own flock */
+	} else if (path) {
+		/* Opened here, not on the I/O thread: open and flock may block. */
+		struct blk_io_opts o = { .path = path, .read_only = b->ro, .direct = b->direct,
+					 .engine = blk_io_is_uring(b->io) ? SKIFF_IO_URING
+									   : SKIFF_IO_SYNC,
+					 .log = b->host->log };
+		int r = blk_io_open(&o, &u.io, e);
+		if (r)
+			return r;
+		if (blk_io_block_size(u.io) != b->cfg.blk_size) {
+			r = skiff_fail(e, EINVAL, "image %s: its O_DIRECT block size %u differs from "
+				       "the current image's %u", path, blk_io_block_size(u.io),
+				       b->cfg.blk_size);
+			blk_io_close(u.io);
+			return r;
+		}
+	}
+	int r = evloop_call(b->host->loop, do_update, &u);
+	if (r)
+		skiff_fail(e, -r, "virtio-blk %s: I/O thread: %s", b->path, strerror(-r));
+	else
+		r = u.err;
+	blk_io_close(u.io);	/* the old image, or the new one if the switch failed */
+	return r;
+}
+
+void virtio_blk_file_id(const struct virtio_blk *b, uint64_t *dev, uint64_t *ino)
+{
+	blk_io_file_id(b->io, dev, ino);
 }

@@ -145,4 +145,25 @@ void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *o
 uint64_t virtio_blk_capacity(const struct virtio_blk *b);
 const char *virtio_blk_engine(const struct virtio_blk *b);
 
+/* Firecracker's PATCH /drives: change the backing image and/or the rate
+ * limiter of a created device, from any thread but the I/O thread's own
+ * callbacks (the change runs there, through evloop_call; also while the VM
+ * is paused), one update at a time per device (the caller serialises:
+ * skiff_vm_update_disk does).
+ * path (NULL: keep the image) is opened as at creation: same read-only,
+ * O_DIRECT and engine, blk_io_open's checks and flock (an image another
+ * process or disk holds is -EBUSY); its O_DIRECT block size must equal the
+ * current one. The same file as now (a resized image) is not reopened: its
+ * size is read again. The requests in flight finish on the old image; then
+ * the capacity in the configuration space changes, config_generation is
+ * bumped and the configuration interrupt is sent (virtio 1.2 §2.4.2,
+ * §4.1.4.3 ISR bit 1 / §4.1.5.3 MSI-X config vector) when the driver is
+ * running (DRIVER_OK), even with the same size, as Firecracker does.
+ * rl (NULL: keep) is applied with rl_update. Returns 0, or -errno with the
+ * message in *e and the old image still in use. */
+int virtio_blk_update(struct virtio_blk *b, const char *path,
+		      const struct skiff_rate_limit_update *rl, struct skiff_err *e);
+/* The image's device and inode numbers (blk_io_file_id). */
+void virtio_blk_file_id(const struct virtio_blk *b, uint64_t *dev, uint64_t *ino);
+
 #endif

@@ -692,3 +692,43 @@ void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6])
 {
 	memcpy(mac, n->mac, 6);
 }
+
+/* --- run-time rate limits (API PATCH /network-interfaces) ---------------- */
+
+struct net_update {
+	struct virtio_net *n;
+	const struct skiff_rate_limit_update *rx, *tx;
+	struct skiff_err *e;
+	int err;
+};
+
+static int update_one(struct virtio_net *n, struct rate_limiter *rl,
+		      const struct skiff_rate_limit_update *u, evloop_fn fn, bool *watched,
+		      struct skiff_err *e)
+{
+	int r = rl_update(rl, u, rl_now_ns(), e);
+	if (r == 0 && !*watched)	/* it had no timer before */
+		r = watch_limiter(n, rl, fn, watched, e);
+	return r;
+}
+
+/* On the I/O thread, where the limiters are used. */
+static void do_update(void *opaque)
+{
+	struct net_update *u = opaque;
+	struct virtio_net *n = u->n;
+	if (u->rx)
+		u->err = update_one(n, &n->rl_rx, u->rx, rl_rx_timer, &n->rl_rx_watched, u->e);
+	if (!u->err && u->tx)
+		u->err = update_one(n, &n->rl_tx, u->tx, rl_tx_timer, &n->rl_tx_watched, u->e);
+}
+
+int virtio_net_update_rate_limits(struct virtio_net *n, const struct skiff_rate_limit_update *rx,
+				  const struct skiff_rate_limit_update *tx, struct skiff_err *e)
+{
+	struct net_update u = { .n = n, .rx = rx, .tx = tx, .e = e };
+	int r = evloop_call(n->host->loop, do_update, &u);
+	if (r)
+		return skiff_fail(e, -r, "%s: I/O thread: %s", n->name, strerror(-r));
+	return u.err;
+}

@@ -75,5 +75,12 @@ void virtio_net_destroy(struct virtio_net *n);
 void virtio_net_get_stats(const struct virtio_net *n, struct virtio_net_stats *out);
 /* The guest MAC in use. */
 void virtio_net_mac(const struct virtio_net *n, uint8_t mac[6]);
+/* Firecracker's PATCH /network-interfaces: change the receive and/or
+ * transmit rate limiter (NULL: keep) with rl_update, on the I/O thread
+ * (evloop_call; not from its own callbacks; also while the VM is paused).
+ * A direction held by its limiter is retried at once under the new limits.
+ * 0, or -errno with a message in *e (rx may then be changed, tx not). */
+int virtio_net_update_rate_limits(struct virtio_net *n, const struct skiff_rate_limit_update *rx,
+				  const struct skiff_rate_limit_update *tx, struct skiff_err *e);
 
 #endif

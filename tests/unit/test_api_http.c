@@ -383,6 +383,50 @@ static bool have_kvm(void)
 	return access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
+/* Post-boot PATCH of a drive and an interface (Firecracker's
+ * PartialDrive / PartialNetworkInterface): applied, then in GET /vm/config;
+ * a refused one changes nothing. */
+static void patch_devices(struct fixture *f)
+{
+	struct resp r;
+	char b[512], disk2[200];
+	http(f, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": "
+	     "{\"ops\": {\"size\": 77, \"refill_time\": 1000}}}", &r);
+	expect(&r, 204, NULL);
+	http(f, "GET", "/vm/config", NULL, &r);
+	expect(&r, 200, "\"size\":77");
+	snprintf(disk2, sizeof(disk2), "%s/disk2.img", f->dir);
+	static char sectors[2048];
+	write_file(disk2, sectors, sizeof(sectors));
+	snprintf(b, sizeof(b), "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\"}", disk2);
+	http(f, "PATCH", "/drives/rootfs", b, &r);
+	expect(&r, 204, NULL);
+	http(f, "GET", "/vm/config", NULL, &r);
+	expect(&r, 200, "disk2.img");
+	expect(&r, 200, "\"size\":77");		/* the limiter stays */
+	http(f, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": "
+	     "\"/nonexistent.img\"}", &r);
+	expect(&r, 400, "drives/rootfs.path_on_host");
+	write_file(disk2, sectors, 1000);		/* not whole sectors */
+	http(f, "PATCH", "/drives/rootfs", b, &r);
+	expect(&r, 400, "drives/rootfs.path_on_host: image");
+	http(f, "GET", "/vm/config", NULL, &r);
+	expect(&r, 200, "disk2.img");
+	unlink(disk2);
+	http(f, "PATCH", "/drives/nope", "{\"drive_id\": \"nope\"}", &r);
+	expect(&r, 400, "no drive `nope`");
+	http(f, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"bogus\": 1}", &r);
+	expect(&r, 400, "unknown field `bogus`");
+	http(f, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+	     "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": 123456, \"refill_time\": 100}}}",
+	     &r);
+	expect(&r, 204, NULL);
+	http(f, "GET", "/vm/config", NULL, &r);
+	expect(&r, 200, "\"size\":123456");
+	http(f, "PATCH", "/network-interfaces/eth9", "{\"iface_id\": \"eth9\"}", &r);
+	expect(&r, 400, "no network interface `eth9`");
+}
+
 /* A spinning guest: post-boot rules, then stop on destroy. */
 static void test_postboot(void **state)
 {
@@ -417,14 +461,7 @@ static void test_postboot(void **state)
 	}
 	http(f, "PATCH", "/machine-config", "{\"vcpu_count\": 2}", &r);
 	expect(&r, 400, "after starting");
-	http(f, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": {}}", &r);
-	expect(&r, 400, "not supported by skiff yet");
-	http(f, "PATCH", "/drives/nope", "{\"drive_id\": \"nope\"}", &r);
-	expect(&r, 400, "no drive `nope`");
-	http(f, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"bogus\": 1}", &r);
-	expect(&r, 400, "unknown field `bogus`");
-	http(f, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", &r);
-	expect(&r, 400, "not supported by skiff yet");
+	patch_devices(f);
 	http(f, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", &r);
 	expect(&r, 400, "SendCtrlAltDel");
 	http(f, "GET", "/machine-config", NULL, &r);
@@ -442,6 +479,9 @@ static void test_postboot(void **state)
 		expect(&r, 200, "\"state\":\"Paused\"");
 		http(f, "PATCH", "/vm", "{\"state\": \"Bogus\"}", &r);
 		expect(&r, 400, "vm.state");
+		http(f, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+		     "\"rx_rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 10}}}", &r);
+		expect(&r, 204, NULL);		/* applies while paused too */
 		http(f, "PATCH", "/vm", "{\"state\": \"Resumed\"}", &r);
 		expect(&r, 204, NULL);
 		http(f, "GET", "/", NULL, &r);

@@ -267,6 +267,14 @@ static void test_drives(void **state)
 	assert_int_equal(api_model_patch_drive(&m, "data", j, true, &e), 0);
 	assert_true(m.drives[1].has_rate_limiter);
 	assert_int_equal(m.drives[1].rl.ops.size, 10);
+	json_decref(j);
+	/* Firecracker's update: a bucket left out (or null) stays, a given one
+	 * replaces the old. */
+	j = load("{\"drive_id\": \"data\", \"rate_limiter\": {\"ops\": null, \"bandwidth\": "
+		 "{\"size\": 9, \"refill_time\": 5}}}");
+	assert_int_equal(api_model_patch_drive(&m, "data", j, true, &e), 0);
+	assert_int_equal(m.drives[1].rl.ops.size, 10);
+	assert_int_equal(m.drives[1].rl.bandwidth.size, 9);
 	REFUSED(api_model_patch_drive(&m, "rootfs", j, true, &e), "does not match");
 	json_decref(j);
 	j = load("{\"drive_id\": \"nope\"}");

@@ -199,6 +199,100 @@ static void real_timer(void **state)
 	assert_int_equal(rl.timer_fd, -1);
 }
 
+/* --- run-time updates (rl_update, Firecracker's update_buckets) --- */
+
+static struct skiff_rate_limit_update upd(bool set_bw, uint64_t bw_size, bool set_ops,
+					   uint64_t ops_size)
+{
+	struct skiff_rate_limit_update u = { .set_bandwidth = set_bw, .set_ops = set_ops };
+	u.cfg.bandwidth = (struct skiff_bucket){ bw_size, 0, bw_size ? 1000 : 0 };
+	u.cfg.ops = (struct skiff_bucket){ ops_size, 0, ops_size ? 1000 : 0 };
+	return u;
+}
+
+/* The timer fires (nearly) at once: the device retries the held request. */
+static void assert_fires_now(const struct rate_limiter *rl)
+{
+	struct pollfd p = { .fd = rl->timer_fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 100), 1);
+}
+
+/* A throttled limiter given a larger bucket lets the held request through
+ * at once; the bucket not named keeps its tokens. */
+static void update_raise(void **state)
+{
+	(void)state;
+	struct rate_limiter rl = make(1000, 0, 1000, 3, 0, 1000);
+	struct skiff_err e = { { 0 } };
+	uint64_t t0 = rl.bw.last_ns;
+	assert_true(rl_consume(&rl, 1000, t0));
+	assert_false(rl_consume(&rl, 500, t0));
+	assert_true(rl.throttled);
+	assert_timer_near(&rl, 500 * MS);
+	struct skiff_rate_limit_update u = upd(true, 100000, false, 0);
+	assert_int_equal(rl_update(&rl, &u, t0, &e), 0);
+	assert_fires_now(&rl);
+	rl_timer_ack(&rl);
+	assert_int_equal(rl.ops.budget, 2);		/* untouched: 1 of 3 used */
+	assert_true(rl_consume(&rl, 50000, t0));	/* the new, full bucket */
+	assert_true(rl_consume(&rl, 50000, t0));
+	assert_false(rl_consume(&rl, 1, t0));		/* ops: 3 used */
+	rl_destroy(&rl);
+}
+
+/* A cut applies to the next request: a new full bucket of the new size. */
+static void update_cut(void **state)
+{
+	(void)state;
+	struct rate_limiter rl = make(100000, 0, 1000, 0, 0, 0);
+	struct skiff_err e = { { 0 } };
+	uint64_t t0 = rl.bw.last_ns;
+	assert_true(rl_consume(&rl, 1000, t0));
+	struct skiff_rate_limit_update u = upd(true, 100, false, 0);
+	assert_int_equal(rl_update(&rl, &u, t0, &e), 0);
+	assert_false(rl.throttled);
+	assert_true(rl_consume(&rl, 100, t0));
+	assert_false(rl_consume(&rl, 1, t0));
+	assert_timer_near(&rl, 10 * MS);		/* 1 byte at 100 B/s */
+	rl_timer_ack(&rl);
+	assert_true(rl_consume(&rl, 1, t0 + 10 * MS));
+	rl_destroy(&rl);
+}
+
+/* Zero size disables a bucket; a throttled, now unlimited limiter still
+ * wakes its device (rl_consume would ignore `throttled`). From unlimited,
+ * an update creates the timerfd. */
+static void update_disable_enable(void **state)
+{
+	(void)state;
+	struct rate_limiter rl = make(0, 0, 0, 1, 0, 1000);
+	struct skiff_err e = { { 0 } };
+	uint64_t t0 = rl.ops.last_ns;
+	assert_true(rl_consume(&rl, 0, t0));
+	assert_false(rl_consume(&rl, 0, t0));
+	struct skiff_rate_limit_update u = upd(false, 0, true, 0);
+	assert_int_equal(rl_update(&rl, &u, t0, &e), 0);
+	assert_true(rl_unlimited(&rl));
+	assert_true(rl.timer_fd >= 0);
+	assert_fires_now(&rl);
+	rl_timer_ack(&rl);
+	for (int i = 0; i < 100; i++)
+		assert_true(rl_consume(&rl, 1 << 20, t0));
+	rl_destroy(&rl);
+
+	rl = make(0, 0, 0, 0, 0, 0);
+	assert_int_equal(rl.timer_fd, -1);
+	u = upd(false, 0, true, 2);
+	u.cfg.ops.one_time_burst = 1;
+	assert_int_equal(rl_update(&rl, &u, t0, &e), 0);
+	assert_true(rl.timer_fd >= 0);
+	assert_false(rl.throttled);
+	for (int i = 0; i < 3; i++)			/* 2 + a burst of 1 */
+		assert_true(rl_consume(&rl, 0, t0));
+	assert_false(rl_consume(&rl, 0, t0));
+	rl_destroy(&rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +304,9 @@ int main(void)
 		cmocka_unit_test(oversized_request),
 		cmocka_unit_test(both_buckets_atomic),
 		cmocka_unit_test(real_timer),
+		cmocka_unit_test(update_raise),
+		cmocka_unit_test(update_cut),
+		cmocka_unit_test(update_disable_enable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

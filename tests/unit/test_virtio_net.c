@@ -785,6 +785,38 @@ static void user_tx_rate_limit(void **state)
 	fx_free(x);
 }
 
+/* PATCH /network-interfaces: a transmit queue held by a 1-per-10-s limiter
+ * goes on at once when the limit is raised (virtio_net_update_rate_limits),
+ * and stops again under a cut one. */
+static void user_tx_rate_limit_update(void **state)
+{
+	(void)state;
+	struct fx *x = fx_new();
+	assert_non_null(x);
+	x->cfg.tx.ops = (struct skiff_bucket){ .size = 1, .refill_time_ms = 10000 };
+	struct skiff_err e = { { 0 } };
+	assert_true(fx_start(x, ALL_FEATURES, &e));
+	post_rx(x, 8, 2048);
+	uint8_t f[64];
+	size_t n = arp_request(x->mac, 0x0a00020f, 0x0a000202, f);
+	send_frame(x, f, (uint32_t)n);
+	assert_true(wait_used(x, TXQ, NULL, NULL, 5000));
+	send_frame(x, f, (uint32_t)n);
+	assert_false(wait_used(x, TXQ, NULL, NULL, 300));	/* held for 10 s */
+	struct skiff_rate_limit_update u = { .set_ops = true };
+	u.cfg.ops = (struct skiff_bucket){ .size = 2, .refill_time_ms = 10000 };
+	uint64_t t0 = now_ms();
+	assert_int_equal(virtio_net_update_rate_limits(x->n, NULL, &u, &e), 0);
+	assert_true(wait_used(x, TXQ, NULL, NULL, 5000));
+	assert_true(now_ms() - t0 < 2000);
+	send_frame(x, f, (uint32_t)n);
+	assert_true(wait_used(x, TXQ, NULL, NULL, 5000));	/* the second token */
+	send_frame(x, f, (uint32_t)n);
+	assert_false(wait_used(x, TXQ, NULL, NULL, 300));
+	assert_int_equal(stats(x).tx_frames, 3);
+	fx_free(x);
+}
+
 /* rx rate limit: bytes; frames are delayed, not lost. */
 static void user_rx_rate_limit(void **state)
 {
@@ -1205,6 +1237,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(user_broken_ring, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(user_reset_restart, setup_user, teardown),
 		cmocka_unit_test(user_tx_rate_limit),
+		cmocka_unit_test(user_tx_rate_limit_update),
 		cmocka_unit_test(user_rx_rate_limit),
 		cmocka_unit_test(user_hostfwd),
 		cmocka_unit_test(user_bad_config),
