@@ -52,7 +52,7 @@ static int parse_level(const char *s, int *out)
 {
 	static const struct { const char *n; int l; } t[] = {
 		{ "error", LOG_ERROR }, { "warning", LOG_WARN }, { "warn", LOG_WARN },
-		{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_DEBUG }, { "off", LOG_ERROR },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_TRACE }, { "off", LOG_OFF },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strcasecmp(s, t[i].n)) {
