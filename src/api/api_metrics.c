@@ -18,12 +18,13 @@ struct api_metrics {
 	struct skiff_metrics cur;	/* scratch (large: not on the I/O thread's stack) */
 };
 
-int api_metrics_open(const char *path, struct api_metrics **out, struct skiff_err *e)
+int api_metrics_open(const char *path, const char *field, struct api_metrics **out,
+		     struct skiff_err *e)
 {
 	struct api_metrics *m = calloc(1, sizeof(*m));
 	if (!m)
 		return skiff_fail(e, ENOMEM, "metrics: out of memory");
-	m->fd = skiff_out_open(path, "metrics.metrics_path", e);
+	m->fd = skiff_out_open(path, field, e);
 	if (m->fd < 0) {
 		int r = m->fd;
 		free(m);

@@ -14,8 +14,10 @@
 
 struct api_metrics;
 
-/* Open path (errors name "metrics.metrics_path"). 0 or -errno with *e. */
-int api_metrics_open(const char *path, struct api_metrics **out, struct skiff_err *e);
+/* Open path (errors name `field`, e.g. "metrics.metrics_path"). 0 or
+ * -errno with *e. */
+int api_metrics_open(const char *path, const char *field, struct api_metrics **out,
+		     struct skiff_err *e);
 /* Names for "net_<id>" (index order of skiff_config.nets, copied; NULL or
  * missing: "net<index>"), and the log sink whose counters go in "logger"
  * (not owned; NULL: none). Call before the VM starts. */

@@ -233,7 +233,7 @@ int api_vmm_put_metrics(struct api_vmm *v, const json_t *j, struct skiff_err *e)
 		r = api_model_put_metrics(&tmp, j, e);
 	if (!r && v->model.has_metrics)		/* refused: "already initialized" */
 		r = api_model_put_metrics(&v->model, j, e);
-	if (!r && !(r = api_metrics_open(tmp.metrics_path, &m, e)) &&
+	if (!r && !(r = api_metrics_open(tmp.metrics_path, "metrics.metrics_path", &m, e)) &&
 	    (r = api_model_put_metrics(&v->model, j, e)))
 		api_metrics_destroy(m);
 	if (!r) {
@@ -252,7 +252,8 @@ int api_vmm_open_outputs(struct api_vmm *v, struct skiff_err *e)
 	if (v->model.has_logger && !v->log_sink)
 		r = apply_logger(v, &v->model, e);
 	if (!r && v->model.has_metrics && !v->metrics &&
-	    !(r = api_metrics_open(v->model.metrics_path, &v->metrics, e)))
+	    !(r = api_metrics_open(v->model.metrics_path, "metrics.metrics_path",
+					   &v->metrics, e)))
 		api_metrics_set_log_sink(v->metrics, v->log_sink);
 	pthread_mutex_unlock(&v->lock);
 	return r;

@@ -132,6 +132,17 @@ it_run --no-api --config-file "$IT_TMP/vm.json" --log-path "$IT_TMP"
 it_expect_rc 1 "--log-path to a directory"
 it_expect_err_re 'logger\.log_path' "--log-path to a directory"
 
+# skiff run --log PATH --metrics PATH.
+it_guest exitcode -p "code=9" --log "$IT_TMP/run.log" --metrics "$IT_TMP/run.json"
+it_expect_rc 9 "skiff run --log --metrics"
+grep -qE '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:[^]:]+:DEBUG\] debug exit' "$IT_TMP/run.log" &&
+	it_fail "skiff run --log: a debug line at the default level"
+python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; sys.exit(not (len(l) == 1 and l[0]["vcpu"]["exit_io_out"] >= 1))' \
+	"$IT_TMP/run.json" || it_fail "skiff run --metrics: $(cat "$IT_TMP/run.json")"
+it_guest exitcode -p "code=9" --log-level debug --log "$IT_TMP/run2.log"
+grep -qE '^[0-9-]{10}T[0-9:.]{18} \[anonymous-instance:[^]:]+:DEBUG\] debug exit' "$IT_TMP/run2.log" ||
+	it_fail "skiff run --log with --log-level debug: $(head -3 "$IT_TMP/run2.log")"
+
 # FIFOs nobody reads: opened at once, a full one loses lines, the VM runs on.
 mkfifo "$IT_TMP/nobody.fifo" "$IT_TMP/nobody-m.fifo"
 it_run --no-api --config-file "$IT_TMP/vm.json" --log-path "$IT_TMP/nobody.fifo" --level Trace \

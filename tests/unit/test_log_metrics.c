@@ -247,10 +247,10 @@ static void test_bad_paths(void **state)
 	char p[128];
 	path_in_tmp(p, sizeof(p), "no/such/dir");
 	struct api_metrics *m = NULL;
-	assert_int_equal(api_metrics_open(p, &m, &e), -ENOENT);
+	assert_int_equal(api_metrics_open(p, "metrics.metrics_path", &m, &e), -ENOENT);
 	assert_non_null(strstr(e.msg, "metrics.metrics_path"));
 	assert_non_null(strstr(e.msg, "no/such/dir"));
-	assert_int_equal(api_metrics_open("", &m, &e), -EINVAL);
+	assert_int_equal(api_metrics_open("", "metrics.metrics_path", &m, &e), -EINVAL);
 	assert_null(m);
 }
 
@@ -341,7 +341,7 @@ static void test_metrics_file(void **state)
 	path_in_tmp(p, sizeof(p), "metrics.json");
 	struct api_metrics *m = NULL;
 	struct skiff_err e = { { 0 } };
-	assert_int_equal(api_metrics_open(p, &m, &e), 0);
+	assert_int_equal(api_metrics_open(p, "metrics.metrics_path", &m, &e), 0);
 	assert_int_equal(api_metrics_flush(m, NULL, true), 0);
 	assert_int_equal(api_metrics_flush(m, NULL, false), 0);
 	api_metrics_destroy(m);
@@ -404,7 +404,7 @@ static void test_vm_exits_and_hook(void **state)
 	write_guest_elf(elf, OUT5_SPIN, sizeof(OUT5_SPIN));
 	struct hook h = { 0 };
 	struct skiff_err e = { { 0 } };
-	assert_int_equal(api_metrics_open(mp, &h.writer, &e), 0);
+	assert_int_equal(api_metrics_open(mp, "m", &h.writer, &e), 0);
 	struct skiff_config c;
 	skiff_config_default(&c);
 	c.kernel_path = elf;
