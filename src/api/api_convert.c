@@ -45,8 +45,8 @@ int api_model_to_config(const struct api_model *m, const struct skiff_config *ba
 	c->initrd_path = m->initrd_path;
 	c->cpus = m->vcpu_count;
 	c->mem_mib = m->mem_size_mib;
-	if (m->has_logger && m->log_level >= 0)
-		c->log_level = m->log_level;
+	if (m->has_logger)
+		c->log_level = m->log_level;	/* LOG_OFF included */
 
 	int n = copy_args(out->cmdline, sizeof(out->cmdline),
 			  m->boot_args ? m->boot_args : API_DEFAULT_BOOT_ARGS);

@@ -90,6 +90,25 @@ static void put_preboot(struct api_http *h, struct req *q, const char *what, put
 	json_decref(j);
 }
 
+/* PUT /logger and /metrics: like put_preboot, but the VMM opens the
+ * output paths at once (api_vmm_put_logger/metrics). */
+static void put_output(struct api_http *h, struct req *q, const char *what,
+		       int (*fn)(struct api_vmm *, const json_t *, struct skiff_err *),
+		       struct reply *rp)
+{
+	if (api_vmm_state(h->vmm) != API_VMM_NOT_STARTED)
+		return fault(rp, 400, "%s", NOT_AFTER);
+	json_t *j = body_json(q, what, rp);
+	if (!j)
+		return;
+	struct skiff_err e = { { 0 } };
+	if (fn(h->vmm, j, &e))
+		fault(rp, 400, "%s", e.msg);
+	else
+		rp->status = 204;
+	json_decref(j);
+}
+
 static void do_instance_info(struct api_http *h, struct reply *rp)
 {
 	static const char *const names[] = { "Not started", "Running", "Stopped", "Paused" };
@@ -125,8 +144,10 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 		return fault(rp, 400, "actions.action_type: SendCtrlAltDel is not supported by "
 			     "skiff yet");
 	case API_ACTION_FLUSH_METRICS:
-		return fault(rp, 400, "actions.action_type: FlushMetrics is not supported by "
-			     "skiff yet");
+		if (api_vmm_flush_metrics(h->vmm, &e))
+			return fault(rp, 400, "%s", e.msg);
+		rp->status = 204;
+		return;
 	case API_ACTION_POWER_BUTTON:
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);
@@ -274,9 +295,9 @@ static void route(struct api_http *h, const char *url, int method, struct req *q
 	} else if (!strcmp(p, "/entropy")) {
 		put_preboot(h, q, "entropy", api_model_put_entropy, rp);
 	} else if (!strcmp(p, "/logger")) {
-		put_preboot(h, q, "logger", api_model_put_logger, rp);
+		put_output(h, q, "logger", api_vmm_put_logger, rp);
 	} else if (!strcmp(p, "/metrics")) {
-		put_preboot(h, q, "metrics", api_model_put_metrics, rp);
+		put_output(h, q, "metrics", api_vmm_put_metrics, rp);
 	} else if (!strcmp(p, "/actions")) {
 		do_actions(h, q, rp);
 	} else if (!strcmp(p, "/vm")) {

@@ -623,7 +623,7 @@ int api_model_put_logger(struct api_model *m, const json_t *j, struct skiff_err 
 					    "module", NULL };
 	static const struct { const char *name; int level; } levels[] = {
 		{ "Error", LOG_ERROR }, { "Warning", LOG_WARN }, { "Warn", LOG_WARN },
-		{ "Info", LOG_INFO }, { "Debug", LOG_DEBUG }, { "Trace", LOG_DEBUG }, { "Off", -1 },
+		{ "Info", LOG_INFO }, { "Debug", LOG_DEBUG }, { "Trace", LOG_TRACE }, { "Off", LOG_OFF },
 	};
 	const char *ctx = "logger";
 	char *level = NULL, *path = NULL, *module = NULL;

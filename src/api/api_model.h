@@ -63,9 +63,9 @@ struct api_model {
 	uint32_t guest_cid;
 	char *uds_path;
 	bool has_entropy;
-	bool has_logger;		/* stored; applied later (issue 5 part 4) */
+	bool has_logger;		/* applied by api_vmm_put_logger (api_vmm.h) */
 	char *log_path, *log_module;
-	int log_level;			/* enum skiff_log_level; -1: "Off" */
+	int log_level;			/* enum skiff_log_level; LOG_OFF: "Off" */
 	char *log_level_name;		/* as given, for GET /vm/config */
 	bool show_level, show_log_origin;
 	bool has_metrics;

@@ -1,5 +1,7 @@
 /* An API-driven VM: model, start on a thread, result (see api_vmm.h). */
 #include "api/api_vmm.h"
+#include "api/api_metrics.h"
+#include "core/log.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -20,6 +22,9 @@ struct api_vmm {
 	bool thread_started;
 	struct skiff_result res;	/* valid once STOPPED */
 	int stopped_efd;
+	struct skiff_log log;		/* skiff's own messages about this VM */
+	struct skiff_log_sink *log_sink;	/* owned; PUT /logger log_path */
+	struct api_metrics *metrics;	/* owned; PUT /metrics */
 };
 
 int api_vmm_create(const struct skiff_config *base, const char *id, struct api_vmm **out)
@@ -38,6 +43,8 @@ int api_vmm_create(const struct skiff_config *base, const char *id, struct api_v
 	}
 	pthread_mutex_init(&v->lock, NULL);
 	v->base = *base;
+	v->log.level = base->log_level;
+	v->log.out = base->log_out;
 	api_model_init(&v->model);
 	*out = v;
 	return 0;
@@ -135,7 +142,10 @@ static void *vm_thread(void *arg)
 {
 	struct api_vmm *v = arg;
 	struct skiff_result res;
+	pthread_setname_np(pthread_self(), "skiff-vm");	/* in log lines */
 	skiff_vm_run(v->vm, &res);
+	skiff_log(&v->log, LOG_INFO, "the microVM stopped (reason %d, code %d)%s%s",
+		  (int)res.reason, res.code, res.msg[0] ? ": " : "", res.msg);
 	pthread_mutex_lock(&v->lock);
 	v->res = res;
 	v->state = API_VMM_STOPPED;
@@ -155,9 +165,21 @@ int api_vmm_start(struct api_vmm *v, struct skiff_err *e)
 		r = skiff_fail(e, EALREADY, "the microVM has already been started");
 		goto out;
 	}
-	if ((r = api_model_to_config(&v->model, &v->base, &v->vc, e)) ||
-	    (r = skiff_vm_create(&v->vc.cfg, &v->vm, e)))
+	if ((r = api_model_to_config(&v->model, &v->base, &v->vc, e)))
 		goto out;
+	v->vc.cfg.log_sink = v->log_sink;
+	if (v->metrics) {
+		const char *ids[SKIFF_MAX_NETS] = { NULL };
+		for (uint32_t i = 0; i < v->model.nnets && i < SKIFF_MAX_NETS; i++)
+			ids[i] = v->model.nets[i].iface_id;
+		api_metrics_set_net_ids(v->metrics, ids, v->model.nnets);
+		v->vc.cfg.metrics_fn = api_metrics_vm_hook;
+		v->vc.cfg.metrics_ctx = v->metrics;
+	}
+	if ((r = skiff_vm_create(&v->vc.cfg, &v->vm, e)))
+		goto out;
+	skiff_log(&v->log, LOG_INFO, "InstanceStart: %u vCPU(s), %llu MiB", v->vc.cfg.cpus,
+		  (unsigned long long)v->vc.cfg.mem_mib);
 	r = -pthread_create(&v->thread, NULL, vm_thread, v);
 	if (r) {
 		skiff_vm_destroy(v->vm);
@@ -203,9 +225,110 @@ void api_vmm_destroy(struct api_vmm *v)
 	if (v->thread_started)
 		pthread_join(v->thread, NULL);
 	skiff_vm_destroy(v->vm);
+	api_metrics_destroy(v->metrics);
+	skiff_log_sink_close(v->log_sink);
 	api_model_free(&v->model);
 	pthread_mutex_destroy(&v->lock);
 	close(v->stopped_efd);
 	free(v->id);
 	free(v);
+}
+
+/* Open the model's log_path as the sink and apply the level (v->lock held). */
+static int apply_logger(struct api_vmm *v, const struct api_model *m, struct skiff_err *e)
+{
+	struct skiff_log_sink *s = NULL;
+	if (m->log_path) {
+		int r = skiff_log_sink_open(m->log_path, "logger.log_path", v->id, m->show_level,
+					    m->show_log_origin, m->log_module, &s, e);
+		if (r)
+			return r;
+	}
+	if (v->metrics)
+		api_metrics_set_log_sink(v->metrics, s);
+	skiff_log_sink_close(v->log_sink);
+	v->log_sink = s;
+	v->log.sink = s;
+	v->log.level = m->log_level;
+	skiff_log(&v->log, LOG_INFO, "Running skiff v%s", SKIFF_VERSION);
+	return 0;
+}
+
+int api_vmm_put_logger(struct api_vmm *v, const json_t *j, struct skiff_err *e)
+{
+	/* Validate into a scratch model and open the path before the real
+	 * model changes: a refused request leaves everything as it was. */
+	struct api_model tmp;
+	api_model_init(&tmp);
+	pthread_mutex_lock(&v->lock);
+	int r = v->state != API_VMM_NOT_STARTED
+		? skiff_fail(e, EINVAL, "logger: the microVM has already been started") : 0;
+	if (!r)
+		r = api_model_put_logger(&tmp, j, e);
+	if (!r)
+		r = apply_logger(v, &tmp, e);
+	if (!r)
+		r = api_model_put_logger(&v->model, j, e);	/* the same body: succeeds */
+	pthread_mutex_unlock(&v->lock);
+	api_model_free(&tmp);
+	return r;
+}
+
+int api_vmm_put_metrics(struct api_vmm *v, const json_t *j, struct skiff_err *e)
+{
+	struct api_model tmp;
+	api_model_init(&tmp);
+	struct api_metrics *m = NULL;
+	pthread_mutex_lock(&v->lock);
+	int r = v->state != API_VMM_NOT_STARTED
+		? skiff_fail(e, EINVAL, "metrics: the microVM has already been started") : 0;
+	if (!r)
+		r = api_model_put_metrics(&tmp, j, e);
+	if (!r && v->model.has_metrics)		/* refused: "already initialized" */
+		r = api_model_put_metrics(&v->model, j, e);
+	if (!r && !(r = api_metrics_open(tmp.metrics_path, "metrics.metrics_path", &m, e)) &&
+	    (r = api_model_put_metrics(&v->model, j, e)))
+		api_metrics_destroy(m);
+	if (!r) {
+		api_metrics_set_log_sink(m, v->log_sink);
+		v->metrics = m;
+	}
+	pthread_mutex_unlock(&v->lock);
+	api_model_free(&tmp);
+	return r;
+}
+
+int api_vmm_open_outputs(struct api_vmm *v, struct skiff_err *e)
+{
+	int r = 0;
+	pthread_mutex_lock(&v->lock);
+	if (v->model.has_logger && !v->log_sink)
+		r = apply_logger(v, &v->model, e);
+	if (!r && v->model.has_metrics && !v->metrics &&
+	    !(r = api_metrics_open(v->model.metrics_path, "metrics.metrics_path",
+					   &v->metrics, e)))
+		api_metrics_set_log_sink(v->metrics, v->log_sink);
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+int api_vmm_flush_metrics(struct api_vmm *v, struct skiff_err *e)
+{
+	/* v->vm does not change once set and lives until api_vmm_destroy; the
+	 * flush itself must not hold v->lock (it may wait for the I/O thread,
+	 * which a pause holding v->lock waits for). */
+	pthread_mutex_lock(&v->lock);
+	struct api_metrics *m = v->metrics;
+	struct skiff_vm *vm = v->vm;
+	pthread_mutex_unlock(&v->lock);
+	if (!m)
+		return skiff_fail(e, EINVAL, "actions.action_type: FlushMetrics: the metrics system "
+				  "is not initialized (PUT /metrics first)");
+	int r = api_metrics_flush(m, vm, true);
+	if (r == -EAGAIN)
+		skiff_fail(e, EAGAIN, "metrics.metrics_path: the FIFO is full (is anyone reading "
+			   "it?); these counters stay for the next flush");
+	else if (r)
+		skiff_fail(e, -r, "metrics.metrics_path: cannot write: %s", strerror(-r));
+	return r;
 }

@@ -56,3 +56,21 @@ void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
 void api_vmm_destroy(struct api_vmm *v);
 
 #endif
+
+/* Logger and metrics output (Firecracker swagger Logger, Metrics; before
+ * InstanceStart, from the API thread). PUT /logger: the body is validated
+ * (api_model_put_logger), then log_path is opened at once (file appended
+ * to, or FIFO; core/outfile.h); a path that cannot be opened refuses the
+ * request ("logger.log_path: ...") and leaves the configuration as it was.
+ * The level applies at once to skiff's own messages and to the VM.
+ * PUT /metrics likewise opens metrics_path ("metrics.metrics_path: ...").
+ * 0 or -errno with *e. */
+int api_vmm_put_logger(struct api_vmm *v, const json_t *j, struct skiff_err *e);
+int api_vmm_put_metrics(struct api_vmm *v, const json_t *j, struct skiff_err *e);
+/* Open what a config file put in the model (logger.log_path,
+ * metrics.metrics_path) and is not open yet. 0 or -errno with *e. */
+int api_vmm_open_outputs(struct api_vmm *v, struct skiff_err *e);
+/* FlushMetrics: write one metrics object now (api_metrics.h), before or
+ * after InstanceStart. -EINVAL when metrics were not configured; -EAGAIN
+ * when the FIFO had no room; -errno. Message in *e. */
+int api_vmm_flush_metrics(struct api_vmm *v, struct skiff_err *e);

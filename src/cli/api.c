@@ -33,6 +33,10 @@ void cli_api_usage(FILE *f)
 		"      --no-api          no API socket (needs --config-file)\n"
 		"      --id ID           the instance id reported by GET / (default anonymous-instance)\n"
 		"      --level L         log level: Error, Warning, Info (default), Debug, Trace, Off\n"
+		"      --log-path PATH   log to this file or FIFO in Firecracker's format (PUT /logger)\n"
+		"      --show-level, --show-log-origin  add the level, the source file:line to log lines\n"
+		"      --module PREFIX   log only lines from source paths starting with PREFIX\n"
+		"      --metrics-path PATH  write metrics (JSON lines) to this file or FIFO (PUT /metrics)\n"
 		"      --http-api-max-payload-size BYTES  request body limit (default %d)\n"
 		"      --no-seccomp, --boot-timer  accepted for compatibility (no effect)\n"
 		"  -h, --help            this help\n"
@@ -52,7 +56,7 @@ static int parse_level(const char *s, int *out)
 {
 	static const struct { const char *n; int l; } t[] = {
 		{ "error", LOG_ERROR }, { "warning", LOG_WARN }, { "warn", LOG_WARN },
-		{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_DEBUG }, { "off", LOG_ERROR },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { "trace", LOG_TRACE }, { "off", LOG_OFF },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strcasecmp(s, t[i].n)) {
@@ -104,10 +108,38 @@ static int wait_vm(struct api_vmm *vmm, int sfd)
 	}
 }
 
+/* Firecracker's --log-path/--show-level/--show-log-origin/--module and
+ * --metrics-path: the same as PUT /logger and PUT /metrics bodies. */
+static int cli_outputs(struct api_vmm *vmm, const char *log_path, const char *level,
+		       bool show_level, bool show_origin, const char *module,
+		       const char *metrics_path, struct skiff_err *e)
+{
+	int r = 0;
+	if (log_path || show_level || show_origin || module) {
+		json_t *j = json_pack("{sbsb}", "show_level", show_level, "show_log_origin",
+				      show_origin);
+		if (log_path)
+			json_object_set_new(j, "log_path", json_string(log_path));
+		if (level)
+			json_object_set_new(j, "level", json_string(level));
+		if (module)
+			json_object_set_new(j, "module", json_string(module));
+		r = api_vmm_put_logger(vmm, j, e);
+		json_decref(j);
+	}
+	if (!r && metrics_path) {
+		json_t *j = json_pack("{ss}", "metrics_path", metrics_path);
+		r = api_vmm_put_metrics(vmm, j, e);
+		json_decref(j);
+	}
+	return r;
+}
+
 int cmd_api(int argc, char **argv)
 {
 	uint64_t start = mono_ns();
-	enum { O_SOCK = 256, O_CONFIG, O_NO_API, O_ID, O_LEVEL, O_PAYLOAD, O_NOP, O_HELP };
+	enum { O_SOCK = 256, O_CONFIG, O_NO_API, O_ID, O_LEVEL, O_PAYLOAD, O_NOP, O_HELP,
+	       O_LOG_PATH, O_SHOW_LEVEL, O_SHOW_ORIGIN, O_MODULE, O_METRICS };
 	static const struct option opts[] = {
 		{ "api-sock", required_argument, NULL, O_SOCK },
 		{ "config-file", required_argument, NULL, O_CONFIG },
@@ -117,12 +149,18 @@ int cmd_api(int argc, char **argv)
 		{ "http-api-max-payload-size", required_argument, NULL, O_PAYLOAD },
 		{ "no-seccomp", no_argument, NULL, O_NOP },
 		{ "boot-timer", no_argument, NULL, O_NOP },
+		{ "log-path", required_argument, NULL, O_LOG_PATH },
+		{ "show-level", no_argument, NULL, O_SHOW_LEVEL },
+		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
+		{ "module", required_argument, NULL, O_MODULE },
+		{ "metrics-path", required_argument, NULL, O_METRICS },
 		{ "help-api", no_argument, NULL, O_HELP },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
 	const char *sock = DEFAULT_API_SOCK, *config = NULL, *id = NULL;
-	bool no_api = false;
+	const char *level = NULL, *log_path = NULL, *module = NULL, *metrics_path = NULL;
+	bool no_api = false, show_level = false, show_origin = false;
 	size_t max_body = 0;
 	struct skiff_config base;
 	skiff_config_default(&base);
@@ -140,7 +178,13 @@ int cmd_api(int argc, char **argv)
 		case O_LEVEL:
 			if (parse_level(optarg, &base.log_level))
 				return usage_error("unknown log level '%s'", optarg);
+			level = optarg;
 			break;
+		case O_LOG_PATH: log_path = optarg; break;
+		case O_SHOW_LEVEL: show_level = true; break;
+		case O_SHOW_ORIGIN: show_origin = true; break;
+		case O_MODULE: module = optarg; break;
+		case O_METRICS: metrics_path = optarg; break;
 		case O_PAYLOAD: {
 			char *end;
 			errno = 0;
@@ -173,7 +217,10 @@ int cmd_api(int argc, char **argv)
 		fprintf(stderr, "skiff: error: out of memory\n");
 		return SKIFF_EXIT_ERROR;
 	}
-	if (config && api_model_load_config_file(api_vmm_model(vmm), config, &err))
+	if (cli_outputs(vmm, log_path, level, show_level, show_origin, module, metrics_path, &err))
+		goto fail;
+	if (config && (api_model_load_config_file(api_vmm_model(vmm), config, &err) ||
+		       api_vmm_open_outputs(vmm, &err)))
 		goto fail;
 	if (!no_api && api_http_start(sock, vmm, max_body, &http, &err))
 		goto fail;

@@ -1,4 +1,5 @@
 /* `skiff run`: boot a kernel with the terminal as its serial console. */
+#include "api/api_metrics.h"
 #include "cli/cli.h"
 #include "core/console.h"
 #include "core/devopts.h"
@@ -31,7 +32,9 @@ void cli_run_usage(FILE *f)
 		"      --vsock cid=N,uds=PATH  a virtio-vsock device (Firecracker's host convention)\n"
 		"      --rng             a virtio-rng device (entropy from getrandom)\n"
 		"      --no-pvm-params   on a KVM PVM host, do not add its kernel parameters\n"
-		"      --log-level L     error, warn, info (default) or debug\n"
+		"      --log-level L     error, warn, info (default), debug or trace\n"
+		"      --log PATH        log to this file or FIFO, Firecracker's line format\n"
+		"      --metrics PATH    metrics as JSON lines to this file or FIFO (every 60 s, at exit)\n"
 		"  -h, --help            this help\n"
 		"\n"
 		"The terminal is the guest's serial console (COM1). Ctrl-A x quits;\n"
@@ -78,7 +81,9 @@ int cmd_run(int argc, char **argv)
 	struct skiff_config cfg;
 	skiff_config_default(&cfg);
 	cfg.start_ns = start;
-	enum { OPT_NO_PVM = 256, OPT_LOG, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG };
+	enum { OPT_NO_PVM = 256, OPT_LOG, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG, OPT_LOG_PATH,
+	       OPT_METRICS };
+	const char *log_path = NULL, *metrics_path = NULL;
 	static struct skiff_disk_config disks[SKIFF_MAX_DISKS];
 	static struct skiff_net_config nets[SKIFF_MAX_NETS];
 	static struct skiff_vsock_config vsock;
@@ -95,6 +100,8 @@ int cmd_run(int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "log", required_argument, NULL, OPT_LOG_PATH },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -146,6 +153,8 @@ int cmd_run(int argc, char **argv)
 			cfg.vsock = &vsock;
 			break;
 		case OPT_RNG: cfg.rng = true; break;
+		case OPT_LOG_PATH: log_path = optarg; break;
+		case OPT_METRICS: metrics_path = optarg; break;
 		case 'h': cli_run_usage(stdout); return 0;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -159,9 +168,26 @@ int cmd_run(int argc, char **argv)
 	cfg.stop_signal_fd = cli_stop_signal_fd();
 
 	struct skiff_err err = { { 0 } };
-	struct skiff_vm *vm;
+	struct skiff_vm *vm = NULL;
+	struct skiff_log_sink *sink = NULL;
+	struct api_metrics *metrics = NULL;
+	if ((log_path && skiff_log_sink_open(log_path, "--log", NULL, true, false, NULL, &sink,
+					     &err)) ||
+	    (metrics_path && api_metrics_open(metrics_path, "--metrics", &metrics, &err))) {
+		fprintf(stderr, "skiff: error: %s\n", err.msg);
+		skiff_log_sink_close(sink);
+		return SKIFF_EXIT_ERROR;
+	}
+	cfg.log_sink = sink;
+	if (metrics) {
+		api_metrics_set_log_sink(metrics, sink);
+		cfg.metrics_fn = api_metrics_vm_hook;
+		cfg.metrics_ctx = metrics;
+	}
 	if (skiff_vm_create(&cfg, &vm, &err) < 0) {
 		fprintf(stderr, "skiff: error: %s\n", err.msg);
+		api_metrics_destroy(metrics);
+		skiff_log_sink_close(sink);
 		return SKIFF_EXIT_ERROR;
 	}
 	struct console_tty tty;
@@ -170,5 +196,7 @@ int cmd_run(int argc, char **argv)
 	skiff_vm_run(vm, &res);
 	console_tty_restore(&tty);
 	skiff_vm_destroy(vm);
+	api_metrics_destroy(metrics);
+	skiff_log_sink_close(sink);
 	return cli_report_result(&res);
 }

@@ -64,6 +64,14 @@ void vcpu_destroy(struct vcpu *v)
 	v->fd = -1;
 }
 
+/* Only this vCPU's thread writes its counters: a relaxed load and store
+ * (no locked read-modify-write) is enough for readers to see whole values. */
+static void count(struct vcpu *v, enum skiff_vmexit k)
+{
+	uint64_t n = atomic_load_explicit(&v->exits[k], memory_order_relaxed);
+	atomic_store_explicit(&v->exits[k], n + 1, memory_order_relaxed);
+}
+
 static void handle_pio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -108,22 +116,30 @@ static bool handle_exit(struct vcpu *v)
 	char why[256];
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		v->pio_exits++;
+		count(v, run->io.direction == KVM_EXIT_IO_OUT ? SKIFF_VMEXIT_IO_OUT
+							      : SKIFF_VMEXIT_IO_IN);
 		handle_pio(v);
 		return true;
 	case KVM_EXIT_MMIO:
-		v->mmio_exits++;
+		count(v, run->mmio.is_write ? SKIFF_VMEXIT_MMIO_WRITE : SKIFF_VMEXIT_MMIO_READ);
 		handle_mmio(v);
 		return true;
 	case KVM_EXIT_HLT:
-	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		count(v, SKIFF_VMEXIT_HLT);
+		return true;
 	case KVM_EXIT_INTR:
+		count(v, SKIFF_VMEXIT_INTR);
+		return true;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		count(v, SKIFF_VMEXIT_OTHER);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
+		count(v, SKIFF_VMEXIT_SHUTDOWN);
 		/* A triple fault (SDM vol. 3 §6.15 "double fault" then shutdown). */
 		vm_request_stop(v->vm, VM_STOP_TRIPLE_FAULT, 0);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
+		count(v, SKIFF_VMEXIT_SYSTEM_EVENT);
 		if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
 			vm_request_stop(v->vm, VM_STOP_RESET, 0);
 		else if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
@@ -132,19 +148,22 @@ static bool handle_exit(struct vcpu *v)
 			vm_stop_error(v->vm, "vCPU %u: system event %u", v->id, run->system_event.type);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
+		count(v, SKIFF_VMEXIT_INTERNAL_ERROR);
 		if (pvm_handle_internal_error(&v->vm->pvm, v->fd, run, &v->vm->mem, why, sizeof(why))) {
-			v->emul_fixups++;
+			count(v, SKIFF_VMEXIT_EMUL_FIXUP);
 			skiff_log(&v->vm->log, LOG_DEBUG, "vCPU %u: worked around: %s", v->id, why);
 			return true;
 		}
 		report_regs(v, why);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
+		count(v, SKIFF_VMEXIT_FAIL_ENTRY);
 		snprintf(why, sizeof(why), "KVM_RUN entry failed, hardware reason 0x%llx",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		report_regs(v, why);
 		return false;
 	default:
+		count(v, SKIFF_VMEXIT_OTHER);
 		snprintf(why, sizeof(why), "unexpected KVM exit reason %u", run->exit_reason);
 		report_regs(v, why);
 		return false;
@@ -163,12 +182,13 @@ static bool vcpu_settle(struct vcpu *v)
 		int r = ioctl(v->fd, KVM_RUN, 0);
 		v->run->immediate_exit = 0;
 		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				count(v, SKIFF_VMEXIT_INTR);
 				return true;
+			}
 			vm_stop_error(v->vm, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
 			return false;
 		}
-		v->exits++;
 		if (!handle_exit(v))
 			return false;
 	}
@@ -182,6 +202,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	char name[16];
+	snprintf(name, sizeof(name), "skiff-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);	/* shown in log lines */
+	vm_metrics_vcpu_begin(v);
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
 		if (atomic_load(&vm->pause.requested)) {
 			if (!vcpu_settle(v))
@@ -190,9 +214,9 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		int r = ioctl(v->fd, KVM_RUN, 0);
-		v->exits++;
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				count(v, SKIFF_VMEXIT_INTR);
 				v->run->immediate_exit = 0;
 				continue;
 			}
@@ -202,6 +226,7 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	vm_metrics_vcpu_end(v);
 	pthread_mutex_lock(&vm->pause.lock);
 	v->live = false;
 	vm->pause.live--;

@@ -494,6 +494,9 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 	vm->ncpus = c->cpus;
 	vm->log.level = c->log_level;
 	vm->log.out = c->log_out;
+	vm->log.sink = c->log_sink;
+	vm->metrics_tfd = -1;
+	pthread_mutex_init(&vm->metrics_lock, NULL);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	int pr = vm_pause_init(vm);
@@ -543,7 +546,8 @@ int skiff_vm_create(const struct skiff_config *c, struct skiff_vm **out, struct 
 	if ((r = evloop_create(&vm->loop, e)))
 		goto fail;
 	vm->host.loop = vm->loop;
-	if ((r = vm_devices_create(vm, e)) || (r = create_pci(vm, e)) || (r = create_vcpus(vm, e)))
+	if ((r = vm_devices_create(vm, e)) || (r = create_pci(vm, e)) || (r = create_vcpus(vm, e)) ||
+	    (r = vm_metrics_timer_start(vm, e)))
 		goto fail;
 	uint64_t t_vcpus = now_ns();
 	skiff_log(&vm->log, LOG_DEBUG, "kernel command line: %s", vm->cmdline);
@@ -659,6 +663,10 @@ int skiff_vm_run(struct skiff_vm *vm, struct skiff_result *res)
 		vm->vcpus[i].thread_started = false;
 		pthread_mutex_unlock(&vm->pause.lock);
 	}
+	/* The last metrics while the I/O thread still serves the devices'
+	 * counter snapshots; the periodic timer cannot fire after this. */
+	if (vm->cfg.metrics_fn)
+		vm->cfg.metrics_fn(vm->cfg.metrics_ctx, vm, true);
 	evloop_stop(vm->loop);
 	res->reason = atomic_load(&vm->stop_reason);
 	res->code = vm->stop_code;
@@ -687,6 +695,7 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 		}
 		free(vm->vcpus);
 	}
+	vm_metrics_timer_stop(vm);
 	if (vm->pci)
 		vm_virtio_destroy(vm);
 	pci_bus_destroy(vm->pci);
@@ -704,6 +713,7 @@ void skiff_vm_destroy(struct skiff_vm *vm)
 	free(vm->cmdline);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->irq.lock);
+	pthread_mutex_destroy(&vm->metrics_lock);
 	vm_pause_destroy(vm);
 	free(vm);
 }

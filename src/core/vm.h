@@ -20,6 +20,9 @@
 #define SKIFF_MIN_MEM_MIB 16		/* below this no kernel we support boots */
 #define SKIFF_MAX_CMDLINE 4095		/* bytes, without the NUL (boot protocol 2.06+) */
 
+struct skiff_vm;
+struct skiff_log_sink;	/* core/log.h */
+
 struct skiff_config {
 	const char *kernel_path;	/* bzImage or ELF vmlinux; required */
 	const char *initrd_path;	/* optional */
@@ -43,6 +46,15 @@ struct skiff_config {
 	uint32_t nnets;				/* <= SKIFF_MAX_NETS */
 	const struct skiff_vsock_config *vsock;	/* NULL: no vsock device */
 	bool rng;				/* virtio-rng (entropy from getrandom) */
+	struct skiff_log_sink *log_sink;	/* core/log.h; NULL: log to log_out.
+						 * Not owned; must outlive the VM. */
+	/* Metrics (core/metrics.h): when set, called on the I/O thread every
+	 * metrics_period_ms (0: 60000, Firecracker's period) while the VM runs
+	 * (not while paused), and once more with final = true on skiff_vm_run's
+	 * thread when the VM has stopped. It may call skiff_vm_metrics. */
+	void (*metrics_fn)(void *ctx, struct skiff_vm *vm, bool final);
+	void *metrics_ctx;
+	uint32_t metrics_period_ms;
 };
 
 /* Fill *c with defaults: 1 vCPU, 256 MiB, stdin/stdout console, escape on. */
@@ -54,8 +66,6 @@ struct skiff_result {
 	int code;		/* VM_STOP_DEBUG_EXIT: the value written to port 0xf4 */
 	char msg[512];		/* VM_STOP_ERROR: what went wrong */
 };
-
-struct skiff_vm;
 
 /* Create a VM from *c (the config is copied; paths are opened now).
  * Returns 0 and *out, or a negative errno with e->msg naming the problem. */

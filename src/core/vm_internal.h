@@ -11,13 +11,15 @@
 #include "core/guest_mem.h"
 #include "core/kvm.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/vm.h"
 #include "arch/pvm.h"
 
 struct skiff_vm;
 
 /* One vCPU: its fd, its kvm_run page, its thread. Counters are per-vCPU and
- * only written by the vCPU's own thread. */
+ * only written by the vCPU's own thread (relaxed atomic stores, so that the
+ * metrics reader sees whole values without a lock on the hot path). */
 struct vcpu {
 	struct skiff_vm *vm;
 	uint32_t id;			/* index == APIC ID */
@@ -26,8 +28,12 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool live;			/* thread in its run loop (under vm->pause.lock) */
-	uint64_t exits;			/* all KVM_RUN returns */
-	uint64_t pio_exits, mmio_exits, emul_fixups;
+	_Atomic uint64_t exits[SKIFF_VMEXIT_KINDS];	/* core/metrics.h */
+	/* The thread's CPU-time clock, read by the metrics reader while the
+	 * thread lives; its final value once it ended. Under vm->metrics_lock. */
+	clockid_t cpu_clock;
+	bool cpu_clock_valid;
+	uint64_t cpu_final_ns;
 };
 
 struct vm_devices;	/* vm_devices.c */
@@ -106,6 +112,8 @@ struct skiff_vm {
 	struct console_escape console;	/* Ctrl-A x detection on console input */
 	struct vm_pause pause;		/* vm_pause.c */
 	_Atomic bool ran;
+	pthread_mutex_t metrics_lock;	/* leaf lock: vcpu cpu_clock fields */
+	int metrics_tfd;		/* timerfd for cfg.metrics_fn on the I/O thread; -1 */
 };
 
 /* vcpu.c */
@@ -133,6 +141,16 @@ void vm_virtio_destroy(struct skiff_vm *vm);
  * queues again. */
 void vm_virtio_pause(struct skiff_vm *vm);
 void vm_virtio_resume(struct skiff_vm *vm);
+
+/* metrics.c: the periodic metrics timer on the I/O thread (when
+ * cfg.metrics_fn is set; 0 or -errno), and its removal. */
+int vm_metrics_timer_start(struct skiff_vm *vm, struct skiff_err *e);
+void vm_metrics_timer_stop(struct skiff_vm *vm);
+/* metrics.c, on a vCPU thread at its start and end: publish its CPU clock. */
+void vm_metrics_vcpu_begin(struct vcpu *v);
+void vm_metrics_vcpu_end(struct vcpu *v);
+/* vm_virtio.c: copy the virtio devices' counters into *out. */
+void vm_virtio_metrics(struct skiff_vm *vm, struct skiff_metrics *out);
 
 /* vm.c: stop with an error message (first stop wins). */
 void vm_stop_error(struct skiff_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

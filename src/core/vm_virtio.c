@@ -223,3 +223,54 @@ int skiff_vm_update_net(struct skiff_vm *vm, const char *id,
 		skiff_log(&vm->log, LOG_INFO, "network interface %s: rate limiters updated", id);
 	return r;
 }
+
+void vm_virtio_metrics(struct skiff_vm *vm, struct skiff_metrics *out)
+{
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return;
+	out->ndisks = vm->cfg.ndisks;
+	for (uint32_t i = 0; i < out->ndisks && v->blk[i]; i++) {
+		struct virtio_blk_stats s;
+		struct skiff_metrics_disk *d = &out->disks[i];
+		virtio_blk_get_stats(v->blk[i], &s);
+		*d = (struct skiff_metrics_disk){
+			.read_bytes = s.read_bytes, .write_bytes = s.write_bytes, .reads = s.reads,
+			.writes = s.writes, .flushes = s.flushes, .errors = s.errors,
+			.unsupported = s.unsupported, .throttled = s.throttled,
+		};
+		snprintf(d->id, sizeof(d->id), "%s", vm->cfg.disks[i].id ? vm->cfg.disks[i].id : "");
+	}
+	out->nnets = vm->cfg.nnets;
+	for (uint32_t i = 0; i < out->nnets && v->net[i]; i++) {
+		struct virtio_net_stats s;
+		virtio_net_get_stats(v->net[i], &s);
+		out->nets[i] = (struct skiff_metrics_net){
+			.rx_bytes = s.rx_bytes, .rx_packets = s.rx_frames, .rx_dropped = s.rx_dropped,
+			.rx_errors = s.rx_errors, .rx_throttled = s.rx_throttled,
+			.tx_bytes = s.tx_bytes, .tx_packets = s.tx_frames, .tx_dropped = s.tx_dropped,
+			.tx_errors = s.tx_errors, .tx_throttled = s.tx_throttled,
+		};
+	}
+	if (v->vsock) {
+		struct virtio_vsock_counters c;
+		virtio_vsock_counters(v->vsock, &c);
+		out->has_vsock = true;
+		out->vsock = (struct skiff_metrics_vsock){
+			.rx_bytes = c.rx_bytes, .tx_bytes = c.tx_bytes, .rx_packets = c.rx_packets,
+			.tx_packets = c.tx_packets, .conns_added = c.conns_host + c.conns_guest,
+			.conns_refused = c.conns_refused + c.conns_over_limit,
+			.conns_timed_out = c.conns_timed_out, .conns_open = c.conns_open,
+			.rst_sent = c.rst_sent, .bad_packets = c.bad_packets,
+		};
+	}
+	if (v->rng) {
+		struct virtio_rng_counters c;
+		virtio_rng_counters(v->rng, &c);
+		out->has_rng = true;
+		out->rng = (struct skiff_metrics_rng){
+			.bytes = c.bytes, .requests = c.requests, .throttled = c.throttled,
+			.errors = c.errors,
+		};
+	}
+}
