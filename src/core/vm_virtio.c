@@ -239,7 +239,9 @@ void vm_virtio_metrics(struct skiff_vm *vm, struct skiff_metrics *out)
 			.writes = s.writes, .flushes = s.flushes, .errors = s.errors,
 			.unsupported = s.unsupported, .throttled = s.throttled,
 		};
-		snprintf(d->id, sizeof(d->id), "%s", vm->cfg.disks[i].id ? vm->cfg.disks[i].id : "");
+		/* The API's drive_id (name) where there is one, else the serial. */
+		const struct skiff_disk_config *dc = &vm->cfg.disks[i];
+		snprintf(d->id, sizeof(d->id), "%s", dc->name ? dc->name : dc->id ? dc->id : "");
 	}
 	out->nnets = vm->cfg.nnets;
 	for (uint32_t i = 0; i < out->nnets && v->net[i]; i++) {
