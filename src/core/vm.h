@@ -100,9 +100,10 @@ int skiff_vm_guest_clock(struct skiff_vm *vm, uint64_t *ns);
  * paused; racy while it runs). 0, or -EFAULT when the range is not RAM. */
 int skiff_vm_read_mem(struct skiff_vm *vm, uint64_t gpa, void *buf, size_t len);
 
-/* Buttons (vm_buttons.c). Thread-safe, from any thread. Both only queue an event for the guest: whether it reacts is
- * up to the guest. A paused (or not yet running) VM keeps the event and the
- * guest sees it after resume. Errors: -ESRCH once the VM has stopped.
+/* Buttons (vm_buttons.c). Thread-safe, from any thread. Both only queue an
+ * event for the guest and return; whether it reacts is up to the guest. A
+ * paused (or not yet running) VM keeps the event and the guest sees it
+ * after resume. Errors: -ESRCH once the VM has stopped.
  *
  * skiff_vm_send_ctrl_alt_del: press and release Ctrl, Alt and Delete on the
  * i8042 keyboard (Firecracker's SendCtrlAltDel); Linux then restarts (or

@@ -1,6 +1,6 @@
-/* A minimal PS/2 keyboard (IBM PS/2 Keyboard and Auxiliary Device Controller
- * reference; the MF2 keyboard's command set), as plugged into the i8042's
- * first port. It speaks scan code set 2 only; the controller translates to
+/* A minimal PS/2 keyboard (IBM PS/2 Hardware Interface Technical Reference,
+ * keyboard chapter: the MF2 keyboard's command set), as plugged into the
+ * i8042's first port. It speaks scan code set 2 only; the controller translates to
  * set 1 when its command byte asks for it (i8042.c).
  *
  * Host commands answered: 0xED set LEDs and 0xF3 set typematic rate (ACK,
