@@ -1,7 +1,7 @@
 /* A minimal PS/2 keyboard (IBM PS/2 Hardware Interface Technical Reference,
  * keyboard chapter: the MF2 keyboard's command set), as plugged into the
- * i8042's first port. It speaks scan code set 2 only; the controller translates to
- * set 1 when its command byte asks for it (i8042.c).
+ * i8042's first port. It speaks scan code set 2 only; the controller
+ * translates to set 1 when its command byte asks for it (i8042.c).
  *
  * Host commands answered: 0xED set LEDs and 0xF3 set typematic rate (ACK,
  * argument, ACK), 0xEE echo, 0xF0 scan set (argument 0 reports set 2;
