@@ -141,8 +141,10 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 	case API_ACTION_SEND_CTRL_ALT_DEL:
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);
-		return fault(rp, 400, "actions.action_type: SendCtrlAltDel is not supported by "
-			     "skiff yet");
+		if (api_vmm_send_ctrl_alt_del(h->vmm, &e))
+			return fault(rp, 400, "%s", e.msg);
+		rp->status = 204;
+		return;
 	case API_ACTION_FLUSH_METRICS:
 		if (api_vmm_flush_metrics(h->vmm, &e))
 			return fault(rp, 400, "%s", e.msg);
@@ -151,8 +153,10 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 	case API_ACTION_POWER_BUTTON:
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);
-		return fault(rp, 400, "actions.action_type: skiff_power_button is not supported "
-			     "by skiff yet");
+		if (api_vmm_power_button(h->vmm, &e))
+			return fault(rp, 400, "%s", e.msg);
+		rp->status = 204;
+		return;
 	case API_ACTION_STOP:
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);

@@ -332,3 +332,35 @@ int api_vmm_flush_metrics(struct api_vmm *v, struct skiff_err *e)
 		skiff_fail(e, -r, "metrics.metrics_path: cannot write: %s", strerror(-r));
 	return r;
 }
+
+/* Both buttons: refuse before start and after the stop, else press. */
+static int press(struct api_vmm *v, int (*button)(struct skiff_vm *), const char *what,
+		 struct skiff_err *e)
+{
+	pthread_mutex_lock(&v->lock);
+	int r;
+	if (v->state == API_VMM_NOT_STARTED)
+		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
+			       "starting the microVM.");
+	else if (v->state == API_VMM_STOPPED)
+		r = skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
+	else if ((r = button(v->vm)) == -ESRCH)
+		skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
+	else if (r == -EAGAIN)
+		skiff_fail(e, EAGAIN, "%s: the guest has disabled its keyboard", what);
+	else if (r)
+		skiff_fail(e, -r, "%s: the guest's keyboard buffer is full (the guest is not "
+			   "reading it)", what);
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+int api_vmm_send_ctrl_alt_del(struct api_vmm *v, struct skiff_err *e)
+{
+	return press(v, skiff_vm_send_ctrl_alt_del, "SendCtrlAltDel", e);
+}
+
+int api_vmm_power_button(struct api_vmm *v, struct skiff_err *e)
+{
+	return press(v, skiff_vm_power_button, "skiff_power_button", e);
+}

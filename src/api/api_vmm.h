@@ -55,6 +55,14 @@ void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
 /* Stop the VM if it runs, wait for its thread, free everything. NULL ok. */
 void api_vmm_destroy(struct api_vmm *v);
 
+/* PUT /actions SendCtrlAltDel and skiff_power_button: press the button on
+ * the started VM (skiff_vm_send_ctrl_alt_del, skiff_vm_power_button; a
+ * paused VM sees it after resume). Returns 0; -EINVAL before
+ * InstanceStart, -ESRCH once the VM has stopped, -EAGAIN/-ENOSPC when the
+ * guest's keyboard is off or full; the message in *e. */
+int api_vmm_send_ctrl_alt_del(struct api_vmm *v, struct skiff_err *e);
+int api_vmm_power_button(struct api_vmm *v, struct skiff_err *e);
+
 #endif
 
 /* Logger and metrics output (Firecracker swagger Logger, Metrics; before

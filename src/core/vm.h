@@ -110,6 +110,24 @@ int skiff_vm_guest_clock(struct skiff_vm *vm, uint64_t *ns);
  * paused; racy while it runs). 0, or -EFAULT when the range is not RAM. */
 int skiff_vm_read_mem(struct skiff_vm *vm, uint64_t gpa, void *buf, size_t len);
 
+/* Buttons (vm_buttons.c). Thread-safe, from any thread. Both only queue an
+ * event for the guest and return; whether it reacts is up to the guest. A
+ * paused (or not yet running) VM keeps the event and the guest sees it
+ * after resume. Errors: -ESRCH once the VM has stopped.
+ *
+ * skiff_vm_send_ctrl_alt_del: press and release Ctrl, Alt and Delete on the
+ * i8042 keyboard (Firecracker's SendCtrlAltDel); Linux then restarts (or
+ * signals its init), and the VM stops with VM_STOP_RESET when the guest
+ * resets. Also -EAGAIN when the guest has disabled the keyboard, -ENOSPC
+ * when the keyboard's queue is full (the guest is not reading it).
+ *
+ * skiff_vm_power_button: press the ACPI fixed-feature power button
+ * (ACPI 6.4 §4.8.2.2.1.1: PWRBTN_STS, an SCI if PWRBTN_EN); an ACPI guest
+ * with a listener (acpid) shuts down, and the VM stops with
+ * VM_STOP_POWEROFF. */
+int skiff_vm_send_ctrl_alt_del(struct skiff_vm *vm);
+int skiff_vm_power_button(struct skiff_vm *vm);
+
 /* Nanoseconds from skiff's start (config start_ns) to the guest's first
  * boot-timer write (value 123 to port 0x3f0); 0 if it never wrote. */
 uint64_t skiff_vm_boot_timer_ns(struct skiff_vm *vm);

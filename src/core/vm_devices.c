@@ -110,6 +110,16 @@ int vm_devices_console_space_fd(struct skiff_vm *vm)
 	return vm->devs->rx_space_efd;
 }
 
+struct i8042 *vm_devices_i8042(struct skiff_vm *vm)
+{
+	return vm->devs->i8042;
+}
+
+struct acpi_pm *vm_devices_acpi_pm(struct skiff_vm *vm)
+{
+	return vm->devs->pm;
+}
+
 uint64_t skiff_vm_boot_timer_ns(struct skiff_vm *vm)
 {
 	return debugport_boot_time_ns(vm->devs->dbg);

@@ -165,5 +165,8 @@ size_t vm_devices_console_input(struct skiff_vm *vm, const uint8_t *buf, size_t 
 /* eventfd that becomes readable when the guest has drained console input
  * (-1 if none). */
 int vm_devices_console_space_fd(struct skiff_vm *vm);
+/* The platform devices the buttons press (vm_buttons.c); owned by devs. */
+struct i8042 *vm_devices_i8042(struct skiff_vm *vm);
+struct acpi_pm *vm_devices_acpi_pm(struct skiff_vm *vm);
 
 #endif

@@ -1,7 +1,9 @@
-/* 8042 keyboard controller with no devices attached. See i8042.h.
- * Command set: IBM PC/AT Technical Reference (keyboard controller) and the
- * PS/2 extensions (0xA7-0xA9, 0xD2-0xD4) that Linux's i8042 driver uses. */
+/* 8042 keyboard controller with a PS/2 keyboard on its first port. See
+ * i8042.h. Command set: IBM PC/AT Technical Reference (keyboard controller)
+ * and the PS/2 extensions (0xA7-0xA9, 0xD2-0xD4) that Linux's i8042 driver
+ * uses. */
 #include "dev/i8042.h"
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -25,6 +27,33 @@
 
 #define OBUF_SIZE	8	/* queued replies; the guest reads one at a time */
 
+/* The controller's scan code translation (command byte XLATE), set 2 ->
+ * set 1, for codes 0x00-0x7F; a set-2 break prefix 0xF0 is swallowed and
+ * sets bit 7 of the next translated code. Above 0x7F codes pass unchanged
+ * except 0x83 (F7) and 0x84 (Alt+SysRq). IBM PS/2 Hardware Interface
+ * Technical Reference, keyboard controller, scan code translation. */
+static const uint8_t xlate_lo[128] = {
+	0xff, 0x43, 0x41, 0x3f, 0x3d, 0x3b, 0x3c, 0x58, 0x64, 0x44, 0x42, 0x40, 0x3e, 0x0f, 0x29, 0x59,
+	0x65, 0x38, 0x2a, 0x70, 0x1d, 0x10, 0x02, 0x5a, 0x66, 0x71, 0x2c, 0x1f, 0x1e, 0x11, 0x03, 0x5b,
+	0x67, 0x2e, 0x2d, 0x20, 0x12, 0x05, 0x04, 0x5c, 0x68, 0x39, 0x2f, 0x21, 0x14, 0x13, 0x06, 0x5d,
+	0x69, 0x31, 0x30, 0x23, 0x22, 0x15, 0x07, 0x5e, 0x6a, 0x72, 0x32, 0x24, 0x16, 0x08, 0x09, 0x5f,
+	0x6b, 0x33, 0x25, 0x17, 0x18, 0x0b, 0x0a, 0x60, 0x6c, 0x34, 0x35, 0x26, 0x27, 0x19, 0x0c, 0x61,
+	0x6d, 0x73, 0x28, 0x74, 0x1a, 0x0d, 0x62, 0x6e, 0x3a, 0x36, 0x1c, 0x1b, 0x75, 0x2b, 0x63, 0x76,
+	0x55, 0x56, 0x77, 0x78, 0x79, 0x7a, 0x0e, 0x7b, 0x7c, 0x4f, 0x7d, 0x4b, 0x47, 0x7e, 0x7f, 0x6f,
+	0x52, 0x53, 0x50, 0x4c, 0x4d, 0x48, 0x01, 0x45, 0x57, 0x4e, 0x51, 0x4a, 0x37, 0x49, 0x46, 0x54,
+};
+
+static uint8_t xlate(uint8_t b)
+{
+	if (b < 0x80)
+		return xlate_lo[b];
+	if (b == 0x83)
+		return 0x41;
+	if (b == 0x84)
+		return 0x54;
+	return b;
+}
+
 struct obuf_byte {
 	uint8_t val;
 	bool aux;
@@ -40,6 +69,8 @@ struct i8042_state {
 	uint8_t ob_head, ob_count;
 	uint8_t last_read;	/* data port value when the buffer is empty */
 	bool kbd_level, aux_level;
+	bool xlate_break;	/* translating: a set-2 0xF0 was swallowed */
+	struct ps2kbd_state kbd;	/* the keyboard on the first port */
 };
 
 struct i8042 {
@@ -77,6 +108,30 @@ static void obuf_push(struct i8042_state *st, uint8_t v, bool aux)
 		return;		/* the guest is not reading: drop */
 	st->obuf[(st->ob_head + st->ob_count) % OBUF_SIZE] = (struct obuf_byte){ v, aux };
 	st->ob_count++;
+}
+
+/* Clock one byte in from the keyboard when the output buffer is free and
+ * the keyboard port is enabled, translating it if XLATE is set; as on the
+ * real part, the keyboard holds its bytes while the buffer is full. */
+static void pump_kbd(struct i8042_state *st)
+{
+	uint8_t b;
+
+	if (st->ob_count || (st->ram[0] & CTR_KBDDIS))
+		return;
+	while (ps2kbd_read(&st->kbd, &b)) {
+		if (!(st->ram[0] & CTR_XLATE)) {
+			obuf_push(st, b, false);
+			return;
+		}
+		if (b == PS2_SC2_BREAK) {
+			st->xlate_break = true;	/* at most PS2KBD_QUEUE rounds */
+			continue;
+		}
+		obuf_push(st, xlate(b) | (st->xlate_break ? 0x80 : 0), false);
+		st->xlate_break = false;
+		return;
+	}
 }
 
 static void cpu_reset(struct i8042 *k, const char *how)
@@ -144,9 +199,10 @@ static void data_write(struct i8042 *k, uint8_t v)
 			cpu_reset(k, "output port");
 	} else if (cmd == 0xd2 || cmd == 0xd3) {
 		obuf_push(st, v, cmd == 0xd3);
+	} else if (cmd == 0) {
+		ps2kbd_write(&st->kbd, v);	/* no command: for the keyboard */
 	}
-	/* 0xd4 or no command: a byte for the mouse or keyboard; none is
-	 * attached, so it is lost. */
+	/* 0xd4: a byte for the mouse; none is attached, so it is lost. */
 }
 
 static uint8_t data_read(struct i8042 *k)
@@ -178,6 +234,7 @@ struct i8042 *i8042_create(const struct dev_host *h)
 	k->aux_gsi = I8042_AUX_GSI;
 	k->st.ram[0] = CTR_XLATE | CTR_AUXDIS | CTR_SYS;
 	k->st.outport = OUTP_RESET_N | OUTP_A20;
+	ps2kbd_init(&k->st.kbd);
 	return k;
 }
 
@@ -202,6 +259,7 @@ void i8042_io_data(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 	} else {
 		data[0] = data_read(k);
 	}
+	pump_kbd(&k->st);
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 }
@@ -219,6 +277,37 @@ void i8042_io_cmd(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bo
 	} else {
 		data[0] = status(&k->st);
 	}
+	pump_kbd(&k->st);
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
+}
+
+/* Called with the lock held after the keyboard took input: deliver what
+ * fits, drive the lines, unlock. */
+static int kbd_input_done(struct i8042 *k, int r)
+{
+	pump_kbd(&k->st);
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
+int i8042_kbd_send(struct i8042 *k, const uint8_t *codes, size_t n)
+{
+	pthread_mutex_lock(&k->lock);
+	return kbd_input_done(k, ps2kbd_send(&k->st.kbd, codes, n));
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	pthread_mutex_lock(&k->lock);
+	return kbd_input_done(k, ps2kbd_ctrl_alt_del(&k->st.kbd));
+}
+
+uint64_t i8042_kbd_dropped(struct i8042 *k)
+{
+	pthread_mutex_lock(&k->lock);
+	uint64_t n = k->st.kbd.dropped;
+	pthread_mutex_unlock(&k->lock);
+	return n;
 }

@@ -76,6 +76,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			serial_receive(com1, op + 1, 7);
 			continue;
 		}
+		if (op[0] == 0xfe) {	/* the host's buttons and key presses */
+			if (op[1] & 1)
+				i8042_send_ctrl_alt_del(kbd);
+			else if (op[1] & 2)
+				acpi_pm_power_button(pm);
+			else
+				i8042_kbd_send(kbd, op + 2, (op[1] >> 5) % 7);
+			continue;
+		}
 		uint16_t port = ports[op[0] % (sizeof(ports) / sizeof(ports[0]))] + (op[1] & 0xf);
 		static const uint32_t sizes[] = { 1, 2, 4, 8 };
 		uint32_t len = sizes[op[2] & 3];

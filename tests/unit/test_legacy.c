@@ -276,9 +276,13 @@ static void test_i8042(void **state)
 	assert_int_equal(f->irq_calls, calls + 2);	/* down, up again */
 	assert_int_equal(in8(i8042_io_data, k, 0), 0x00);
 	assert_int_equal(f->level[I8042_KBD_GSI], 0);
-	/* Bytes for the (absent) keyboard vanish. */
+	/* Bytes for the (absent) mouse vanish; the keyboard answers
+	 * (test_i8042_kbd.c has the details). */
+	out8(i8042_io_cmd, k, 0, 0xd4);
 	out8(i8042_io_data, k, 0, 0xf2);
 	assert_int_equal(in8(i8042_io_cmd, k, 0) & 0x01, 0);
+	out8(i8042_io_data, k, 0, 0xf4);
+	assert_int_equal(in8(i8042_io_data, k, 0), 0xfa);
 	assert_int_equal(f->stops, 0);
 	/* A20 via the output port is not a reset... */
 	out8(i8042_io_cmd, k, 0, 0xd1);
