@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing libmicrohttpd jansson 2
 PKG_LIBS   := $(shell pkg-config --libs slirp liburing libmicrohttpd jansson 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c src/api/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c src/api/*.c src/host/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
