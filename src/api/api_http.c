@@ -133,10 +133,14 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 		return fault(rp, 400, "actions.action_type: skiff_power_button is not supported "
 			     "by skiff yet");
 	case API_ACTION_STOP:
+		/* lkvm stop: the VM ends now, skiff exits 0 (VM_STOP_HOST). */
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);
-		return fault(rp, 400, "actions.action_type: skiff_stop is not supported by "
-			     "skiff yet");
+		if (api_vmm_state(h->vmm) == API_VMM_STOPPED)
+			return fault(rp, 400, "actions.action_type: the microVM has stopped");
+		api_vmm_request_stop(h->vmm, VM_STOP_HOST, 0);
+		rp->status = 204;
+		return;
 	}
 }
 

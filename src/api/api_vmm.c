@@ -1,5 +1,6 @@
 /* An API-driven VM: model, start on a thread, result (see api_vmm.h). */
 #include "api/api_vmm.h"
+#include "api/api_json.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -16,6 +17,9 @@ struct api_vmm {
 	struct api_model model;
 	struct api_vm_config vc;	/* what the VM was created from */
 	struct skiff_vm *vm;
+	bool preset;			/* vc.cfg given by api_vmm_use_config */
+	api_vmm_admit_fn admit;
+	void *admit_ctx;
 	pthread_t thread;
 	bool thread_started;
 	struct skiff_result res;	/* valid once STOPPED */
@@ -102,13 +106,21 @@ int api_vmm_start(struct api_vmm *v, struct skiff_err *e)
 		r = skiff_fail(e, EALREADY, "the microVM has already been started");
 		goto out;
 	}
-	if ((r = api_model_to_config(&v->model, &v->base, &v->vc, e)) ||
-	    (r = skiff_vm_create(&v->vc.cfg, &v->vm, e)))
+	if (!v->preset && (r = api_model_to_config(&v->model, &v->base, &v->vc, e)))
 		goto out;
+	if (v->admit && (r = v->admit(v->admit_ctx, &v->vc.cfg, e)))
+		goto out;
+	if ((r = skiff_vm_create(&v->vc.cfg, &v->vm, e))) {
+		if (v->admit)
+			v->admit(v->admit_ctx, NULL, NULL);
+		goto out;
+	}
 	r = -pthread_create(&v->thread, NULL, vm_thread, v);
 	if (r) {
 		skiff_vm_destroy(v->vm);
 		v->vm = NULL;
+		if (v->admit)
+			v->admit(v->admit_ctx, NULL, NULL);
 		skiff_fail(e, -r, "cannot start the VM thread: %s", strerror(-r));
 		goto out;
 	}
@@ -155,4 +167,26 @@ void api_vmm_destroy(struct api_vmm *v)
 	close(v->stopped_efd);
 	free(v->id);
 	free(v);
+}
+
+void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx)
+{
+	v->admit = fn;
+	v->admit_ctx = ctx;
+}
+
+int api_vmm_use_config(struct api_vmm *v, const struct skiff_config *cfg)
+{
+	struct api_model *m = &v->model;
+	v->vc.cfg = *cfg;
+	v->preset = true;
+	m->has_boot_source = true;
+	m->vcpu_count = cfg->cpus;
+	m->mem_size_mib = cfg->mem_mib;
+	m->has_entropy = cfg->rng;
+	if (api_strset(&m->kernel_image_path, cfg->kernel_path) ||
+	    api_strset(&m->initrd_path, cfg->initrd_path) ||
+	    api_strset(&m->boot_args, cfg->cmdline))
+		return -ENOMEM;
+	return 0;
 }

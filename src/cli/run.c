@@ -1,10 +1,14 @@
 /* `skiff run`: boot a kernel with the terminal as its serial console. */
+#include "api/api_http.h"
+#include "api/api_vmm.h"
 #include "cli/cli.h"
+#include "cli/vmreg.h"
 #include "core/console.h"
 #include "core/devopts.h"
 #include "core/vm.h"
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -32,6 +36,9 @@ void cli_run_usage(FILE *f)
 		"      --rng             a virtio-rng device (entropy from getrandom)\n"
 		"      --no-pvm-params   on a KVM PVM host, do not add its kernel parameters\n"
 		"      --log-level L     error, warn, info (default) or debug\n"
+		"  -n, --name ID         the VM's id for skiff list/pause/stop ([A-Za-z0-9_-]{1,64};\n"
+		"                        default skiff-PID); its API socket is in the runtime\n"
+		"                        directory (docs/management.md)\n"
 		"  -h, --help            this help\n"
 		"\n"
 		"The terminal is the guest's serial console (COM1). Ctrl-A x quits;\n"
@@ -72,6 +79,49 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Wait until the VM's thread has stopped it. */
+static void wait_stopped(struct api_vmm *vmm)
+{
+	struct pollfd p = { .fd = api_vmm_stopped_fd(vmm), .events = POLLIN };
+	struct skiff_result res;
+	while (!api_vmm_result(vmm, &res))
+		poll(&p, 1, -1);
+}
+
+/* The VM runs on api_vmm's thread (stop signals reach it through
+ * cfg->stop_signal_fd), served on its runtime-directory socket so that
+ * skiff pause/resume/info/stop act on it; the terminal is its console. */
+static int run_vm(const struct skiff_config *cfg, const char *name)
+{
+	struct api_vmm *vmm = NULL;
+	struct api_http *http = NULL;
+	struct cli_reg reg = { .active = false };
+	struct skiff_err err = { { 0 } };
+	int status = SKIFF_EXIT_ERROR;
+	if (api_vmm_create(cfg, name, &vmm) || api_vmm_use_config(vmm, cfg)) {
+		api_vmm_destroy(vmm);
+		fprintf(stderr, "skiff: error: out of memory\n");
+		return SKIFF_EXIT_ERROR;
+	}
+	if (cli_reg_begin(&reg, name, NULL, cfg, vmm, 0, &http, &err) ||
+	    api_vmm_start(vmm, &err)) {
+		fprintf(stderr, "skiff: error: %s\n", err.msg);
+		goto out;
+	}
+	struct console_tty tty;
+	console_tty_raw(&tty, cfg->console_in);
+	wait_stopped(vmm);
+	console_tty_restore(&tty);
+	struct skiff_result res;
+	api_vmm_result(vmm, &res);
+	status = cli_report_result(&res);
+out:
+	api_http_stop(http);
+	cli_reg_end(&reg);
+	api_vmm_destroy(vmm);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	uint64_t start = mono_ns();
@@ -79,6 +129,7 @@ int cmd_run(int argc, char **argv)
 	skiff_config_default(&cfg);
 	cfg.start_ns = start;
 	enum { OPT_NO_PVM = 256, OPT_LOG, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG };
+	const char *name = NULL;
 	static struct skiff_disk_config disks[SKIFF_MAX_DISKS];
 	static struct skiff_net_config nets[SKIFF_MAX_NETS];
 	static struct skiff_vsock_config vsock;
@@ -95,6 +146,7 @@ int cmd_run(int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "vsock", required_argument, NULL, OPT_VSOCK },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -102,7 +154,7 @@ int cmd_run(int argc, char **argv)
 	opterr = 0;
 	int o;
 	uint64_t v;
-	while ((o = getopt_long(argc, argv, ":k:i:p:c:m:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":k:i:p:c:m:n:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k': cfg.kernel_path = optarg; break;
 		case 'i': cfg.initrd_path = optarg; break;
@@ -146,6 +198,12 @@ int cmd_run(int argc, char **argv)
 			cfg.vsock = &vsock;
 			break;
 		case OPT_RNG: cfg.rng = true; break;
+		case 'n':
+			if (!rt_id_valid(optarg))
+				return usage_error("--name wants 1..64 characters of [A-Za-z0-9_-], "
+						   "not '%s'", optarg);
+			name = optarg;
+			break;
 		case 'h': cli_run_usage(stdout); return 0;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -157,18 +215,5 @@ int cmd_run(int argc, char **argv)
 		return usage_error("%s", "no kernel given: use --kernel PATH");
 
 	cfg.stop_signal_fd = cli_stop_signal_fd();
-
-	struct skiff_err err = { { 0 } };
-	struct skiff_vm *vm;
-	if (skiff_vm_create(&cfg, &vm, &err) < 0) {
-		fprintf(stderr, "skiff: error: %s\n", err.msg);
-		return SKIFF_EXIT_ERROR;
-	}
-	struct console_tty tty;
-	console_tty_raw(&tty, cfg.console_in);
-	struct skiff_result res;
-	skiff_vm_run(vm, &res);
-	console_tty_restore(&tty);
-	skiff_vm_destroy(vm);
-	return cli_report_result(&res);
+	return run_vm(&cfg, name);
 }
