@@ -37,6 +37,9 @@ static int curl_fail(CURL *c, CURLcode rc, const char *sock, struct skiff_err *e
 	if (rc == CURLE_COULDNT_CONNECT && (os == ECONNREFUSED || os == ENOENT))
 		return skiff_fail(e, (int)os, "no VMM listens on %s (%s)", sock,
 				  strerror((int)os));
+	if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR)
+		return skiff_fail(e, ECONNRESET, "the VMM on %s closed the connection without "
+				  "an answer", sock);
 	return skiff_fail(e, EIO, "API request on %s failed: %s", sock, curl_easy_strerror(rc));
 }
 

@@ -16,7 +16,8 @@ struct cli_reply {
 /* METHOD PATH on the API socket `sock`, with a JSON body or NULL, within
  * timeout_ms. 0 with *out filled, or a negative errno with the problem in *e:
  * -ECONNREFUSED/-ENOENT (no VMM listens there), -EACCES (permission
- * denied), -ETIMEDOUT (the VMM does not answer), -EIO (other). */
+ * denied), -ETIMEDOUT (the VMM does not answer), -ECONNRESET (closed
+ * without an answer: a VMM exiting), -EIO (other). */
 int cli_http(const char *sock, const char *method, const char *path, const char *body,
 	     long timeout_ms, struct cli_reply *out, struct skiff_err *e);
 

@@ -192,8 +192,12 @@ int cmd_stop(int argc, char **argv)
 	if (!force) {
 		struct skiff_err e = { { 0 } };
 		char fm[600];
-		if (cli_http(en.sock, "PUT", "/actions", "{\"action_type\": \"skiff_power_button\"}",
-			     CTL_TIMEOUT_MS, &rep, &e)) {
+		int r = cli_http(en.sock, "PUT", "/actions",
+				 "{\"action_type\": \"skiff_power_button\"}", CTL_TIMEOUT_MS,
+				 &rep, &e);
+		if (r == -ECONNRESET && wait_exit(&en, timeout))
+			goto stopped;	/* powered off before the answer was out */
+		if (r) {
 			fprintf(stderr, "skiff stop: VM %s: %s\n", en.id, e.msg);
 			return 1;
 		}
@@ -213,6 +217,11 @@ int cmd_stop(int argc, char **argv)
 	struct skiff_err e = { { 0 } };
 	int r = cli_http(en.sock, "PUT", "/actions", "{\"action_type\": \"skiff_stop\"}",
 			 CTL_TIMEOUT_MS, &rep, &e);
+	/* The VMM may exit before its answer is out: then its process is gone. */
+	bool gone = (r == -ECONNRESET || r == -ECONNREFUSED || r == -ENOENT) &&
+		    wait_exit(&en, STOP_WAIT_S);
+	if (gone)
+		goto stopped;
 	if (r)
 		return fprintf(stderr, "skiff stop: VM %s: %s\n", en.id, e.msg), 1;
 	if (rep.status != 204) {
