@@ -190,6 +190,36 @@ wait_vm fc1
 it_expect_rc 0 "fc1's skiff after skiff stop"
 [ -e "$fcsock" ] && it_fail "fc1's socket is still there"
 
+# Four VMs starting together with room for two: the check and the entry
+# write share the lock, so exactly two get in.
+it_run limits --max-vms 4
+for i in 1 2 3 4; do
+	timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/idle.elf" --name "race-$i" -m 16 \
+		</dev/null >"$IT_TMP/race-$i.out" 2>"$IT_TMP/race-$i.err" &
+	VPID[race-$i]=$!
+done
+for _ in $(seq 600); do
+	done_n=0
+	for i in 1 2 3 4; do
+		if grep -qx "idle ready" "$IT_TMP/race-$i.out" || ! kill -0 "${VPID[race-$i]}" 2>/dev/null
+		then done_n=$((done_n + 1)); fi
+	done
+	[ $done_n = 4 ] && break
+	sleep 0.05
+done
+refused=$(cat "$IT_TMP"/race-*.err | grep -c "host limit: 4 VMs running, --max-vms is 4")
+[ "$refused" = 2 ] || it_fail "racing starts: $refused refused, want 2: $(cat "$IT_TMP"/race-*.err)"
+list
+[ "$(grep -c '^race-' "$OUT")" = 2 ] || it_fail "racing starts: want 2 race VMs listed"
+it_run limits --clear
+for i in 1 2 3 4; do
+	if grep -qx "idle ready" "$IT_TMP/race-$i.out"; then
+		it_run stop --force "race-$i"
+		it_expect_rc 0 "skiff stop --force race-$i"
+	fi
+	wait_vm "race-$i"
+done
+
 for n in vm-b vm-d; do
 	it_run stop --force "$n"
 	it_expect_rc 0 "skiff stop --force $n"
