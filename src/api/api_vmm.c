@@ -1,6 +1,5 @@
 /* An API-driven VM: model, start on a thread, result (see api_vmm.h). */
 #include "api/api_vmm.h"
-#include "api/api_json.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -177,16 +176,7 @@ void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx)
 
 int api_vmm_use_config(struct api_vmm *v, const struct skiff_config *cfg)
 {
-	struct api_model *m = &v->model;
 	v->vc.cfg = *cfg;
 	v->preset = true;
-	m->has_boot_source = true;
-	m->vcpu_count = cfg->cpus;
-	m->mem_size_mib = cfg->mem_mib;
-	m->has_entropy = cfg->rng;
-	if (api_strset(&m->kernel_image_path, cfg->kernel_path) ||
-	    api_strset(&m->initrd_path, cfg->initrd_path) ||
-	    api_strset(&m->boot_args, cfg->cmdline))
-		return -ENOMEM;
-	return 0;
+	return api_model_from_config(&v->model, cfg);
 }

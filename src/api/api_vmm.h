@@ -52,8 +52,8 @@ void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx);
 
 /* Create the VM from *cfg as it is instead of from the model (`skiff run`,
  * whose flags already make a skiff_config): api_vmm_start then skips the
- * model's conversion. The model gets the boot source, machine config and
- * entropy device from cfg, for GET /machine-config and GET /vm/config. The
+ * model's conversion. The model is filled from cfg (api_model_from_config),
+ * for GET /machine-config and GET /vm/config. The
  * strings cfg points to must outlive v. 0 or -ENOMEM. */
 int api_vmm_use_config(struct api_vmm *v, const struct skiff_config *cfg);
 

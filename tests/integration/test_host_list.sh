@@ -28,11 +28,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_vm NAME CPUS MEM: a background skiff run of the idle guest
+# start_vm NAME CPUS MEM [ARGS...]: a background skiff run of the idle guest
 start_vm() {
-	local out=$IT_TMP/$1.out
-	timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/idle.elf" --name "$1" -c "$2" \
-		-m "$3" </dev/null >"$out" 2>"$out.err" &
+	local out=$IT_TMP/$1.out name=$1 cpus=$2 mem=$3
+	shift 3
+	timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/idle.elf" --name "$name" -c "$cpus" \
+		-m "$mem" "$@" </dev/null >"$out" 2>"$out.err" &
+	set -- "$name"
 	VPID[$1]=$!
 	for _ in $(seq 600); do grep -qx "idle ready" "$out" && return 0; sleep 0.05; done
 	it_fail "VM $1 did not start: $(cat "$out.err")"
@@ -56,7 +58,8 @@ expect_no_row() {
 }
 
 start_vm vm-a 1 32
-start_vm vm-b 2 48
+truncate -s 1M "$IT_TMP/disk.img"
+start_vm vm-b 2 48 --disk "$IT_TMP/disk.img,ro" --rng
 start_vm vm-c 1 64
 list
 it_expect_rc 0 "skiff list"
@@ -84,7 +87,8 @@ expect_row vm-b Running 2 48
 it_run info vm-b
 it_expect_rc 0 "skiff info vm-b"
 for want in '"id": "vm-b"' '"state": "Running"' '"vcpu_count": 2' '"mem_size_mib": 48' \
-	    '"kernel_image_path": '; do
+	    '"kernel_image_path": ' "\"path_on_host\": \"$IT_TMP/disk.img\"" '"is_read_only": true' \
+	    '"entropy": {}'; do
 	grep -qF "$want" "$OUT" || it_fail "info: lacks $want"
 done
 
