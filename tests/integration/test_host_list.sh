@@ -92,6 +92,15 @@ for want in '"id": "vm-b"' '"state": "Running"' '"vcpu_count": 2' '"mem_size_mib
 	grep -qF "$want" "$OUT" || it_fail "info: lacks $want"
 done
 
+# A VMM that does not answer (SIGSTOP): listed with the reason, not removed.
+kill -STOP "$(entry_pid vm-b)"
+list
+kill -CONT "$(entry_pid vm-b)"
+it_expect_rc 0 "skiff list with a stopped VMM"
+grep -qE '^vm-b +\?\(no answer\) +2 +48 ' "$OUT" || it_fail "list: vm-b not shown as not answering"
+it_expect_err_re "VM vm-b: the VMM does not answer on .*vm-b.sock \(timed out\)" "no answer"
+[ -e "$RT/vm-b.json" ] || it_fail "the entry of a VMM that does not answer was removed"
+
 # SIGKILL: no clean-up by the VM; the next list finds the entry stale.
 kill -KILL "$(entry_pid vm-c)"
 wait_vm vm-c
