@@ -98,6 +98,11 @@ static int run_vm(const struct skiff_config *cfg, const char *name)
 	struct cli_reg reg = { .active = false };
 	struct skiff_err err = { { 0 } };
 	int status = SKIFF_EXIT_ERROR;
+	char gen[32];
+	if (!name) {	/* GET / and the runtime entry show the same id */
+		snprintf(gen, sizeof(gen), "skiff-%d", (int)getpid());
+		name = gen;
+	}
 	if (api_vmm_create(cfg, name, &vmm) || api_vmm_use_config(vmm, cfg)) {
 		api_vmm_destroy(vmm);
 		fprintf(stderr, "skiff: error: out of memory\n");

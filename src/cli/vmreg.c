@@ -9,7 +9,7 @@
 
 static void warn_stale(void *ctx, const char *msg)
 {
-	fprintf(stderr, "skiff: %s\n", msg);
+	fprintf(stderr, "skiff: info: %s\n", msg);
 }
 
 static int socket_path(struct cli_reg *r, const char *sock, struct skiff_err *e)
