@@ -10,12 +10,13 @@ ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-para
             -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP $(PKG_CFLAGS)
 # Libraries from Debian (scripts/install-deps): liburing (virtio-blk's io_uring
 # engine), libslirp (user-mode networking; needs glib), libmicrohttpd and
-# jansson (the Firecracker-compatible API server and its JSON).
-PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing libmicrohttpd jansson 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs slirp liburing libmicrohttpd jansson 2>/dev/null)
+# jansson (the Firecracker-compatible API server and its JSON), libcurl (the
+# client side of skiff list/pause/stop... on the VMs' API sockets).
+PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing libmicrohttpd jansson libcurl 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs slirp liburing libmicrohttpd jansson libcurl 2>/dev/null)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c src/api/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c src/api/*.c src/host/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -17,6 +17,7 @@
 #define API_CONN_LIMIT		64
 #define API_CONN_TIMEOUT_S	120
 #define API_HEADER_MEMORY	(32 * 1024)	/* bytes for one request's headers */
+#define API_DRAIN_MS		200	/* at stop: longest wait for open connections */
 
 struct api_http {
 	struct MHD_Daemon *d;
@@ -158,10 +159,14 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 		rp->status = 204;
 		return;
 	case API_ACTION_STOP:
+		/* lkvm stop: the VM ends now, skiff exits 0 (VM_STOP_HOST). */
 		if (!started)
 			return fault(rp, 400, "%s", NOT_BEFORE);
-		return fault(rp, 400, "actions.action_type: skiff_stop is not supported by "
-			     "skiff yet");
+		if (api_vmm_state(h->vmm) == API_VMM_STOPPED)
+			return fault(rp, 400, "actions.action_type: the microVM has stopped");
+		api_vmm_request_stop(h->vmm, VM_STOP_HOST, 0);
+		rp->status = 204;
+		return;
 	}
 }
 
@@ -477,6 +482,15 @@ void api_http_stop(struct api_http *h)
 {
 	if (!h)
 		return;
+	/* Give answers still in flight (the 204 of a skiff_stop that ended the
+	 * VM) a moment to go out: MHD_stop_daemon closes connections at once. */
+	for (int i = 0; i < API_DRAIN_MS / 10; i++) {
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!di || !di->num_connections)
+			break;
+		usleep(10 * 1000);
+	}
 	MHD_stop_daemon(h->d);	/* closes the listening socket */
 	unlink(h->path);
 	free(h->path);

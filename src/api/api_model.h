@@ -159,6 +159,12 @@ struct api_vm_config {
 int api_model_to_config(const struct api_model *m, const struct skiff_config *base,
 			struct api_vm_config *out, struct skiff_err *e);
 
+/* Fill an empty model from a ready configuration (`skiff run`'s flags), for
+ * the GET requests only: boot source, machine config, disks (drive ids from
+ * --disk id= or "diskN", none the root device), interfaces ("ethN"), vsock,
+ * entropy. 0 or -ENOMEM (free the model with api_model_free either way). */
+int api_model_from_config(struct api_model *m, const struct skiff_config *c);
+
 /* JSON for GET /machine-config (MachineConfiguration) and GET /vm/config
  * (FullVmConfiguration). New references; NULL when out of memory. */
 json_t *api_model_machine_json(const struct api_model *m);

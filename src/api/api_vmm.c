@@ -18,6 +18,9 @@ struct api_vmm {
 	struct api_model model;
 	struct api_vm_config vc;	/* what the VM was created from */
 	struct skiff_vm *vm;
+	bool preset;			/* vc.cfg given by api_vmm_use_config */
+	api_vmm_admit_fn admit;
+	void *admit_ctx;
 	pthread_t thread;
 	bool thread_started;
 	struct skiff_result res;	/* valid once STOPPED */
@@ -165,9 +168,10 @@ int api_vmm_start(struct api_vmm *v, struct skiff_err *e)
 		r = skiff_fail(e, EALREADY, "the microVM has already been started");
 		goto out;
 	}
-	if ((r = api_model_to_config(&v->model, &v->base, &v->vc, e)))
+	if (!v->preset && (r = api_model_to_config(&v->model, &v->base, &v->vc, e)))
 		goto out;
-	v->vc.cfg.log_sink = v->log_sink;
+	if (v->log_sink)	/* PUT /logger; else the preset's (skiff run --log) */
+		v->vc.cfg.log_sink = v->log_sink;
 	if (v->metrics) {
 		const char *ids[SKIFF_MAX_NETS] = { NULL };
 		for (uint32_t i = 0; i < v->model.nnets && i < SKIFF_MAX_NETS; i++)
@@ -176,14 +180,21 @@ int api_vmm_start(struct api_vmm *v, struct skiff_err *e)
 		v->vc.cfg.metrics_fn = api_metrics_vm_hook;
 		v->vc.cfg.metrics_ctx = v->metrics;
 	}
-	if ((r = skiff_vm_create(&v->vc.cfg, &v->vm, e)))
+	if (v->admit && (r = v->admit(v->admit_ctx, &v->vc.cfg, e)))
 		goto out;
+	if ((r = skiff_vm_create(&v->vc.cfg, &v->vm, e))) {
+		if (v->admit)
+			v->admit(v->admit_ctx, NULL, NULL);
+		goto out;
+	}
 	skiff_log(&v->log, LOG_INFO, "InstanceStart: %u vCPU(s), %llu MiB", v->vc.cfg.cpus,
 		  (unsigned long long)v->vc.cfg.mem_mib);
 	r = -pthread_create(&v->thread, NULL, vm_thread, v);
 	if (r) {
 		skiff_vm_destroy(v->vm);
 		v->vm = NULL;
+		if (v->admit)
+			v->admit(v->admit_ctx, NULL, NULL);
 		skiff_fail(e, -r, "cannot start the VM thread: %s", strerror(-r));
 		goto out;
 	}
@@ -363,4 +374,16 @@ int api_vmm_send_ctrl_alt_del(struct api_vmm *v, struct skiff_err *e)
 int api_vmm_power_button(struct api_vmm *v, struct skiff_err *e)
 {
 	return press(v, skiff_vm_power_button, "skiff_power_button", e);
+
+void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx)
+{
+	v->admit = fn;
+	v->admit_ctx = ctx;
+}
+
+int api_vmm_use_config(struct api_vmm *v, const struct skiff_config *cfg)
+{
+	v->vc.cfg = *cfg;
+	v->preset = true;
+	return api_model_from_config(&v->model, cfg);
 }

@@ -52,6 +52,22 @@ bool api_vmm_result(struct api_vmm *v, struct skiff_result *res);
 /* Ask a running or paused VM to stop (no-op otherwise). */
 void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
 
+/* Admission hook (the host's runtime directory and limits, src/host/):
+ * api_vmm_start calls fn(ctx, cfg, e) with the configuration about to be
+ * created, before skiff_vm_create; a negative errno refuses the start with
+ * the message in *e. When the creation fails after an accepted admission,
+ * fn is called again with cfg NULL (withdraw). Called under v's lock, from
+ * the thread calling api_vmm_start. Set before the API server starts. */
+typedef int (*api_vmm_admit_fn)(void *ctx, const struct skiff_config *cfg, struct skiff_err *e);
+void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx);
+
+/* Create the VM from *cfg as it is instead of from the model (`skiff run`,
+ * whose flags already make a skiff_config): api_vmm_start then skips the
+ * model's conversion. The model is filled from cfg (api_model_from_config),
+ * for GET /machine-config and GET /vm/config. The
+ * strings cfg points to must outlive v. 0 or -ENOMEM. */
+int api_vmm_use_config(struct api_vmm *v, const struct skiff_config *cfg);
+
 /* Stop the VM if it runs, wait for its thread, free everything. NULL ok. */
 void api_vmm_destroy(struct api_vmm *v);
 

@@ -6,6 +6,7 @@
 #include "api/api_http.h"
 #include "api/api_vmm.h"
 #include "cli/cli.h"
+#include "cli/vmreg.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include <errno.h>
@@ -31,7 +32,8 @@ void cli_api_usage(FILE *f)
 		"                        (default " DEFAULT_API_SOCK ")\n"
 		"      --config-file PATH  a Firecracker VM config (JSON); the VM starts at once\n"
 		"      --no-api          no API socket (needs --config-file)\n"
-		"      --id ID           the instance id reported by GET / (default anonymous-instance)\n"
+		"      --id ID           the VM's id: skiff list, GET / ([A-Za-z0-9_-]{1,64}; default:\n"
+		"                        skiff-PID in skiff list, anonymous-instance in GET /)\n"
 		"      --level L         log level: Error, Warning, Info (default), Debug, Trace, Off\n"
 		"      --log-path PATH   log to this file or FIFO in Firecracker's format (PUT /logger)\n"
 		"      --show-level, --show-log-origin  add the level, the source file:line to log lines\n"
@@ -174,7 +176,12 @@ int cmd_api(int argc, char **argv)
 		case O_SOCK: sock = optarg; break;
 		case O_CONFIG: config = optarg; break;
 		case O_NO_API: no_api = true; break;
-		case O_ID: id = optarg; break;
+		case O_ID:
+			if (!rt_id_valid(optarg))
+				return usage_error("--id wants 1..64 characters of [A-Za-z0-9_-], "
+						   "not '%s'", optarg);
+			id = optarg;
+			break;
 		case O_LEVEL:
 			if (parse_level(optarg, &base.log_level))
 				return usage_error("unknown log level '%s'", optarg);
@@ -211,6 +218,7 @@ int cmd_api(int argc, char **argv)
 
 	struct api_vmm *vmm;
 	struct api_http *http = NULL;
+	struct cli_reg reg = { .active = false };
 	struct skiff_err err = { { 0 } };
 	int status = SKIFF_EXIT_ERROR;
 	if (api_vmm_create(&base, id, &vmm)) {
@@ -222,7 +230,10 @@ int cmd_api(int argc, char **argv)
 	if (config && (api_model_load_config_file(api_vmm_model(vmm), config, &err) ||
 		       api_vmm_open_outputs(vmm, &err)))
 		goto fail;
-	if (!no_api && api_http_start(sock, vmm, max_body, &http, &err))
+	/* The runtime-directory entry (skiff list); with --no-api the API is
+	 * served on DIR/ID.sock only, for skiff's own commands. */
+	api_vmm_set_admit(vmm, cli_reg_admit, &reg);
+	if (cli_reg_begin(&reg, id, no_api ? NULL : sock, NULL, vmm, max_body, &http, &err))
 		goto fail;
 	if (config && api_vmm_start(vmm, &err))
 		goto fail;
@@ -232,6 +243,7 @@ fail:
 	fprintf(stderr, "skiff: error: %s\n", err.msg);
 out:
 	api_http_stop(http);
+	cli_reg_end(&reg);
 	api_vmm_destroy(vmm);
 	close(sfd);
 	return status;

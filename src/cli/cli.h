@@ -18,6 +18,18 @@ void cli_run_usage(FILE *f);
 int cmd_api(int argc, char **argv);
 void cli_api_usage(FILE *f);
 
+/* Management of the host's VMs (docs/management.md): list.c, control.c,
+ * limits.c. */
+int cmd_list(int argc, char **argv);
+void cli_list_usage(FILE *f);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+void cli_control_usage(FILE *f);
+int cmd_limits(int argc, char **argv);
+void cli_limits_usage(FILE *f);
+
 struct skiff_result;
 /* Print how the VM ended on stderr (nothing for a debug-exit) and return
  * its exit status. */

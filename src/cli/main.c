@@ -17,6 +17,12 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cli_cmd commands[] = {
 	{ "run", "boot a kernel in a new VM", cmd_run },
+	{ "list", "list the VMs on this host", cmd_list },
+	{ "pause", "pause a VM (skiff pause ID)", cmd_pause },
+	{ "resume", "resume a paused VM", cmd_resume },
+	{ "info", "show a VM's state and configuration as JSON", cmd_info },
+	{ "stop", "stop a VM (power button, then at once; --force: at once)", cmd_stop },
+	{ "limits", "show or set host-wide limits (VMs, guest memory)", cmd_limits },
 	{ "version", "print the version", cmd_version },
 	{ "help", "show this help, or a command's (skiff help run)", cmd_help },
 };
@@ -32,9 +38,22 @@ static int cmd_help(int argc, char **argv)
 		cli_api_usage(stdout);
 		return 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "list") == 0) {
+		cli_list_usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "limits") == 0) {
+		cli_limits_usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume") ||
+			 !strcmp(argv[1], "info") || !strcmp(argv[1], "stop"))) {
+		cli_control_usage(stdout);
+		return 0;
+	}
 	printf("usage: skiff COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		printf("  %-9s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-8s %s\n", commands[i].name, commands[i].summary);
 	printf("\nskiff --api-sock PATH [--config-file PATH] [--no-api] serves Firecracker's API\n"
 	       "(skiff help api). skiff --version prints the version. Exit status: see\n"
 	       "skiff help run.\n");

@@ -12,6 +12,7 @@ static const char *reason_text(const struct skiff_result *r)
 	case VM_STOP_DEBUG_EXIT: return "the guest wrote to the debug-exit port";
 	case VM_STOP_QUIT: return "quit from the console";
 	case VM_STOP_SIGNAL: return "stopped by a signal";
+	case VM_STOP_HOST: return "stopped on request (skiff stop, action skiff_stop)";
 	default: return "VMM error";
 	}
 }

@@ -1,11 +1,15 @@
 /* `skiff run`: boot a kernel with the terminal as its serial console. */
 #include "api/api_metrics.h"
+#include "api/api_http.h"
+#include "api/api_vmm.h"
 #include "cli/cli.h"
+#include "cli/vmreg.h"
 #include "core/console.h"
 #include "core/devopts.h"
 #include "core/vm.h"
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -35,6 +39,9 @@ void cli_run_usage(FILE *f)
 		"      --log-level L     error, warn, info (default), debug or trace\n"
 		"      --log PATH        log to this file or FIFO, Firecracker's line format\n"
 		"      --metrics PATH    metrics as JSON lines to this file or FIFO (every 60 s, at exit)\n"
+		"  -n, --name ID         the VM's id for skiff list/pause/stop ([A-Za-z0-9_-]{1,64};\n"
+		"                        default skiff-PID); its API socket is in the runtime\n"
+		"                        directory (docs/management.md)\n"
 		"  -h, --help            this help\n"
 		"\n"
 		"The terminal is the guest's serial console (COM1). Ctrl-A x quits;\n"
@@ -75,6 +82,54 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Wait until the VM's thread has stopped it. */
+static void wait_stopped(struct api_vmm *vmm)
+{
+	struct pollfd p = { .fd = api_vmm_stopped_fd(vmm), .events = POLLIN };
+	struct skiff_result res;
+	while (!api_vmm_result(vmm, &res))
+		poll(&p, 1, -1);
+}
+
+/* The VM runs on api_vmm's thread (stop signals reach it through
+ * cfg->stop_signal_fd), served on its runtime-directory socket so that
+ * skiff pause/resume/info/stop act on it; the terminal is its console. */
+static int run_vm(const struct skiff_config *cfg, const char *name)
+{
+	struct api_vmm *vmm = NULL;
+	struct api_http *http = NULL;
+	struct cli_reg reg = { .active = false };
+	struct skiff_err err = { { 0 } };
+	int status = SKIFF_EXIT_ERROR;
+	char gen[32];
+	if (!name) {	/* GET / and the runtime entry show the same id */
+		snprintf(gen, sizeof(gen), "skiff-%d", (int)getpid());
+		name = gen;
+	}
+	if (api_vmm_create(cfg, name, &vmm) || api_vmm_use_config(vmm, cfg)) {
+		api_vmm_destroy(vmm);
+		fprintf(stderr, "skiff: error: out of memory\n");
+		return SKIFF_EXIT_ERROR;
+	}
+	if (cli_reg_begin(&reg, name, NULL, cfg, vmm, 0, &http, &err) ||
+	    api_vmm_start(vmm, &err)) {
+		fprintf(stderr, "skiff: error: %s\n", err.msg);
+		goto out;
+	}
+	struct console_tty tty;
+	console_tty_raw(&tty, cfg->console_in);
+	wait_stopped(vmm);
+	console_tty_restore(&tty);
+	struct skiff_result res;
+	api_vmm_result(vmm, &res);
+	status = cli_report_result(&res);
+out:
+	api_http_stop(http);
+	cli_reg_end(&reg);
+	api_vmm_destroy(vmm);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	uint64_t start = mono_ns();
@@ -84,6 +139,7 @@ int cmd_run(int argc, char **argv)
 	enum { OPT_NO_PVM = 256, OPT_LOG, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG, OPT_LOG_PATH,
 	       OPT_METRICS };
 	const char *log_path = NULL, *metrics_path = NULL;
+	const char *name = NULL;
 	static struct skiff_disk_config disks[SKIFF_MAX_DISKS];
 	static struct skiff_net_config nets[SKIFF_MAX_NETS];
 	static struct skiff_vsock_config vsock;
@@ -102,6 +158,7 @@ int cmd_run(int argc, char **argv)
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "log", required_argument, NULL, OPT_LOG_PATH },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -109,7 +166,7 @@ int cmd_run(int argc, char **argv)
 	opterr = 0;
 	int o;
 	uint64_t v;
-	while ((o = getopt_long(argc, argv, ":k:i:p:c:m:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":k:i:p:c:m:n:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k': cfg.kernel_path = optarg; break;
 		case 'i': cfg.initrd_path = optarg; break;
@@ -155,6 +212,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_RNG: cfg.rng = true; break;
 		case OPT_LOG_PATH: log_path = optarg; break;
 		case OPT_METRICS: metrics_path = optarg; break;
+		case 'n':
+			if (!rt_id_valid(optarg))
+				return usage_error("--name wants 1..64 characters of [A-Za-z0-9_-], "
+						   "not '%s'", optarg);
+			name = optarg;
+			break;
 		case 'h': cli_run_usage(stdout); return 0;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -168,7 +231,6 @@ int cmd_run(int argc, char **argv)
 	cfg.stop_signal_fd = cli_stop_signal_fd();
 
 	struct skiff_err err = { { 0 } };
-	struct skiff_vm *vm = NULL;
 	struct skiff_log_sink *sink = NULL;
 	struct api_metrics *metrics = NULL;
 	if ((log_path && skiff_log_sink_open(log_path, "--log", NULL, true, false, NULL, &sink,
@@ -184,19 +246,8 @@ int cmd_run(int argc, char **argv)
 		cfg.metrics_fn = api_metrics_vm_hook;
 		cfg.metrics_ctx = metrics;
 	}
-	if (skiff_vm_create(&cfg, &vm, &err) < 0) {
-		fprintf(stderr, "skiff: error: %s\n", err.msg);
-		api_metrics_destroy(metrics);
-		skiff_log_sink_close(sink);
-		return SKIFF_EXIT_ERROR;
-	}
-	struct console_tty tty;
-	console_tty_raw(&tty, cfg.console_in);
-	struct skiff_result res;
-	skiff_vm_run(vm, &res);
-	console_tty_restore(&tty);
-	skiff_vm_destroy(vm);
+	int status = run_vm(&cfg, name);
 	api_metrics_destroy(metrics);
 	skiff_log_sink_close(sink);
-	return cli_report_result(&res);
+	return status;
 }

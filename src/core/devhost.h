@@ -20,6 +20,7 @@ enum vm_stop_reason {
 	VM_STOP_QUIT,		/* the user pressed the console escape (Ctrl-A x) */
 	VM_STOP_ERROR,		/* a VMM error; the VM's result carries the message */
 	VM_STOP_SIGNAL,		/* the host sent skiff a signal; `code` is its number */
+	VM_STOP_HOST,		/* stopped on request: `skiff stop`, API action skiff_stop */
 };
 
 struct dev_host {

@@ -723,6 +723,7 @@ int skiff_exit_status(const struct skiff_result *res)
 	switch (res->reason) {
 	case VM_STOP_POWEROFF:
 	case VM_STOP_QUIT:
+	case VM_STOP_HOST:
 		return SKIFF_EXIT_OK;
 	case VM_STOP_RESET:
 		return SKIFF_EXIT_RESET;

@@ -549,6 +549,102 @@ static void test_guest_exit(void **state)
 	unlink(kern);
 }
 
+/* Admission hook for test_admit_and_stop: refuses while *refuse, records
+ * each call (cfg's memory, or 0 for a withdrawal). */
+struct admit_log {
+	bool refuse;
+	int calls;
+	uint64_t last_mem;
+	bool withdrawn;
+};
+
+static int admit_hook(void *ctx, const struct skiff_config *cfg, struct skiff_err *e)
+{
+	struct admit_log *l = ctx;
+	l->calls++;
+	if (!cfg) {
+		l->withdrawn = true;
+		return 0;
+	}
+	l->last_mem = cfg->mem_mib;
+	if (l->refuse)
+		return skiff_fail(e, EDQUOT, "host limit: test says no");
+	return 0;
+}
+
+/* The admission hook at InstanceStart (refusal as 400, withdrawal when the
+ * VM cannot be created) and the skiff_stop action (VM_STOP_HOST, exit 0). */
+static void test_admit_and_stop(void **state)
+{
+	struct fixture *f = *state;
+	if (!have_kvm())
+		skip();
+	char sock[200], kern[200], bad[200];
+	snprintf(sock, sizeof(sock), "%s/admit.sock", f->dir);
+	snprintf(kern, sizeof(kern), "%s/halt.elf", f->dir);
+	snprintf(bad, sizeof(bad), "%s/empty.elf", f->dir);
+	static const uint8_t code[] = { 0xfa, 0xf4, 0xeb, 0xfc };	/* cli; hlt; jmp .-4 */
+	write_guest_elf(kern, code, sizeof(code));
+	fclose(fopen(bad, "w"));
+	struct skiff_config base;
+	skiff_config_default(&base);
+	base.console_in = -1;
+	base.console_out = -1;
+	base.log_level = 0;
+	struct api_vmm *vmm;
+	struct api_http *h;
+	struct skiff_err e = { { 0 } };
+	struct admit_log log = { .refuse = true };
+	assert_int_equal(api_vmm_create(&base, "vm-1", &vmm), 0);
+	api_vmm_set_admit(vmm, admit_hook, &log);
+	assert_int_equal(api_http_start(sock, vmm, 0, &h, &e), 0);
+	struct fixture g = *f;
+	snprintf(g.sock, sizeof(g.sock), "%s", sock);
+	struct resp r;
+	char b[300];
+	http(&g, "PUT", "/actions", "{\"action_type\": \"skiff_stop\"}", &r);
+	expect(&r, 400, "before starting");
+	http(&g, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 24}", &r);
+	expect(&r, 204, NULL);
+	/* an unloadable kernel: admitted, then withdrawn */
+	snprintf(b, sizeof(b), "{\"kernel_image_path\": \"%s\"}", bad);
+	http(&g, "PUT", "/boot-source", b, &r);
+	expect(&r, 204, NULL);
+	log.refuse = false;
+	http(&g, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", &r);
+	expect(&r, 400, "InstanceStart: ");
+	assert_int_equal(log.calls, 2);
+	assert_true(log.withdrawn);
+	snprintf(b, sizeof(b), "{\"kernel_image_path\": \"%s\"}", kern);
+	http(&g, "PUT", "/boot-source", b, &r);
+	expect(&r, 204, NULL);
+	log.refuse = true;
+	http(&g, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", &r);
+	expect(&r, 400, "InstanceStart: host limit: test says no");
+	assert_int_equal(log.last_mem, 24);
+	http(&g, "GET", "/", NULL, &r);
+	expect(&r, 200, "Not started");
+	log.refuse = false;
+	http(&g, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", &r);
+	expect(&r, 204, NULL);
+	http(&g, "GET", "/", NULL, &r);
+	expect(&r, 200, "\"id\":\"vm-1\"");
+	http(&g, "PUT", "/actions", "{\"action_type\": \"skiff_stop\"}", &r);
+	expect(&r, 204, NULL);
+	struct pollfd p = { .fd = api_vmm_stopped_fd(vmm), .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 30000), 1);
+	struct skiff_result res;
+	assert_true(api_vmm_result(vmm, &res));
+	assert_int_equal(res.reason, VM_STOP_HOST);
+	assert_int_equal(skiff_exit_status(&res), 0);
+	http(&g, "PUT", "/actions", "{\"action_type\": \"skiff_stop\"}", &r);
+	expect(&r, 400, "stopped");
+	api_http_stop(h);
+	api_vmm_destroy(vmm);
+	unlink(kern);
+	unlink(bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_instance_start_unconfigured),
 		cmocka_unit_test(test_postboot),
 		cmocka_unit_test(test_guest_exit),
+		cmocka_unit_test(test_admit_and_stop),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
