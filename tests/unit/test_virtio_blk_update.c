@@ -1,8 +1,8 @@
 /* virtio_blk_update (src/dev/virtio_blk.c): Firecracker's PATCH /drives on a
- * running device. Driven as test_virtio_blk.c drives the device: a queue
- * laid out by hand in guest RAM, a real I/O event loop, real image files,
- * and a fake transport that counts interrupts. The image swap runs with
- * both engines. */
+ * running device. Driven as the test_virtio_blk_*.c tests drive the device:
+ * a queue laid out by hand in guest RAM, a real I/O event loop, real image
+ * files, and a fake transport that counts interrupts. The image swap runs
+ * with both engines. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
