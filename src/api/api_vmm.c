@@ -374,6 +374,7 @@ int api_vmm_send_ctrl_alt_del(struct api_vmm *v, struct skiff_err *e)
 int api_vmm_power_button(struct api_vmm *v, struct skiff_err *e)
 {
 	return press(v, skiff_vm_power_button, "skiff_power_button", e);
+}
 
 void api_vmm_set_admit(struct api_vmm *v, api_vmm_admit_fn fn, void *ctx)
 {
