@@ -130,44 +130,23 @@ static void do_actions(struct api_http *h, struct req *q, struct reply *rp)
 	json_decref(j);
 	if (r)
 		return fault(rp, 400, "%s", e.msg);
-	bool started = api_vmm_state(h->vmm) != API_VMM_NOT_STARTED;
+	int (*act)(struct api_vmm *, struct skiff_err *) = NULL;
 	switch (a) {
 	case API_ACTION_INSTANCE_START:
-		if (started)
+		if (api_vmm_state(h->vmm) != API_VMM_NOT_STARTED)
 			return fault(rp, 400, "%s", NOT_AFTER);
 		if (api_vmm_start(h->vmm, &e))
 			return fault(rp, 400, "InstanceStart: %s", e.msg);
 		rp->status = 204;
 		return;
-	case API_ACTION_SEND_CTRL_ALT_DEL:
-		if (!started)
-			return fault(rp, 400, "%s", NOT_BEFORE);
-		if (api_vmm_send_ctrl_alt_del(h->vmm, &e))
-			return fault(rp, 400, "%s", e.msg);
-		rp->status = 204;
-		return;
-	case API_ACTION_FLUSH_METRICS:
-		if (api_vmm_flush_metrics(h->vmm, &e))
-			return fault(rp, 400, "%s", e.msg);
-		rp->status = 204;
-		return;
-	case API_ACTION_POWER_BUTTON:
-		if (!started)
-			return fault(rp, 400, "%s", NOT_BEFORE);
-		if (api_vmm_power_button(h->vmm, &e))
-			return fault(rp, 400, "%s", e.msg);
-		rp->status = 204;
-		return;
-	case API_ACTION_STOP:
-		/* lkvm stop: the VM ends now, skiff exits 0 (VM_STOP_HOST). */
-		if (!started)
-			return fault(rp, 400, "%s", NOT_BEFORE);
-		if (api_vmm_state(h->vmm) == API_VMM_STOPPED)
-			return fault(rp, 400, "actions.action_type: the microVM has stopped");
-		api_vmm_request_stop(h->vmm, VM_STOP_HOST, 0);
-		rp->status = 204;
-		return;
+	case API_ACTION_FLUSH_METRICS: act = api_vmm_flush_metrics; break;	/* also pre-boot */
+	case API_ACTION_SEND_CTRL_ALT_DEL: act = api_vmm_send_ctrl_alt_del; break;
+	case API_ACTION_POWER_BUTTON: act = api_vmm_power_button; break;
+	case API_ACTION_STOP: act = api_vmm_stop_now; break;
 	}
+	if (!act || act(h->vmm, &e))
+		return fault(rp, 400, "%s", act ? e.msg : "actions.action_type: unknown");
+	rp->status = 204;
 }
 
 /* PUT|PATCH /drives/ID and /network-interfaces/ID. */

@@ -73,16 +73,24 @@ enum api_vmm_state api_vmm_state(struct api_vmm *v)
 	return s;
 }
 
+/* The started-VM check shared by the post-boot operations (v->lock held):
+ * 0 while the VM runs or is paused; else Firecracker's message before
+ * InstanceStart (-EINVAL), or "WHAT: the microVM has stopped" (-ESRCH). */
+static int check_started(struct api_vmm *v, const char *what, struct skiff_err *e)
+{
+	if (v->state == API_VMM_NOT_STARTED)
+		return skiff_fail(e, EINVAL, "The requested operation is not supported before "
+				  "starting the microVM.");
+	if (v->state == API_VMM_STOPPED)
+		return skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
+	return 0;
+}
+
 int api_vmm_set_paused(struct api_vmm *v, bool paused, struct skiff_err *e)
 {
 	pthread_mutex_lock(&v->lock);
-	int r;
-	if (v->state == API_VMM_NOT_STARTED)
-		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
-			       "starting the microVM.");
-	else if (v->state == API_VMM_STOPPED)
-		r = skiff_fail(e, ESRCH, "vm.state: the microVM has stopped");
-	else if ((r = paused ? skiff_vm_pause(v->vm) : skiff_vm_resume(v->vm)))
+	int r = check_started(v, "vm.state", e);
+	if (!r && (r = paused ? skiff_vm_pause(v->vm) : skiff_vm_resume(v->vm)))
 		skiff_fail(e, -r, "vm.state: the microVM has stopped");
 	pthread_mutex_unlock(&v->lock);
 	return r;
@@ -121,16 +129,12 @@ static void apply_patch(struct api_vmm *v, struct api_patch *p)
 int api_vmm_patch(struct api_vmm *v, struct api_patch *p, struct skiff_err *e)
 {
 	pthread_mutex_lock(&v->lock);
-	int r;
-	if (v->state == API_VMM_NOT_STARTED)
-		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
-			       "starting the microVM.");
-	else if (v->state == API_VMM_STOPPED)
-		r = skiff_fail(e, ESRCH, "%s/%.64s: the microVM has stopped",
-			       p->drive ? "drives" : "network-interfaces", p->id);
-	else if (p->drive)
+	char what[API_ID_MAX + 32];
+	snprintf(what, sizeof(what), "%s/%.64s", p->drive ? "drives" : "network-interfaces", p->id);
+	int r = check_started(v, what, e);
+	if (!r && p->drive)
 		r = skiff_vm_update_disk(v->vm, p->id, p->path_on_host, p->has_rl ? &p->rl : NULL, e);
-	else
+	else if (!r)
 		r = skiff_vm_update_net(v->vm, p->id, p->has_rx ? &p->rx : NULL,
 					p->has_tx ? &p->tx : NULL, e);
 	if (r && v->state == API_VMM_RUNNING)
@@ -218,6 +222,16 @@ bool api_vmm_result(struct api_vmm *v, struct skiff_result *res)
 		*res = v->res;
 	pthread_mutex_unlock(&v->lock);
 	return done;
+}
+
+int api_vmm_stop_now(struct api_vmm *v, struct skiff_err *e)
+{
+	pthread_mutex_lock(&v->lock);
+	int r = check_started(v, "actions.action_type", e);
+	if (!r)
+		skiff_vm_request_stop(v->vm, VM_STOP_HOST, 0);
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }
 
 void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code)
@@ -349,19 +363,17 @@ static int press(struct api_vmm *v, int (*button)(struct skiff_vm *), const char
 		 struct skiff_err *e)
 {
 	pthread_mutex_lock(&v->lock);
-	int r;
-	if (v->state == API_VMM_NOT_STARTED)
-		r = skiff_fail(e, EINVAL, "The requested operation is not supported before "
-			       "starting the microVM.");
-	else if (v->state == API_VMM_STOPPED)
-		r = skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
-	else if ((r = button(v->vm)) == -ESRCH)
-		skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
-	else if (r == -EAGAIN)
-		skiff_fail(e, EAGAIN, "%s: the guest has disabled its keyboard", what);
-	else if (r)
-		skiff_fail(e, -r, "%s: the guest's keyboard buffer is full (the guest is not "
-			   "reading it)", what);
+	int r = check_started(v, what, e);
+	if (!r) {
+		r = button(v->vm);
+		if (r == -ESRCH)
+			skiff_fail(e, ESRCH, "%s: the microVM has stopped", what);
+		else if (r == -EAGAIN)
+			skiff_fail(e, EAGAIN, "%s: the guest has disabled its keyboard", what);
+		else if (r)
+			skiff_fail(e, -r, "%s: the guest's keyboard buffer is full (the guest is "
+				   "not reading it)", what);
+	}
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }

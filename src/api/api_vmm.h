@@ -51,6 +51,10 @@ int api_vmm_stopped_fd(const struct api_vmm *v);
 bool api_vmm_result(struct api_vmm *v, struct skiff_result *res);
 /* Ask a running or paused VM to stop (no-op otherwise). */
 void api_vmm_request_stop(struct api_vmm *v, enum vm_stop_reason why, int code);
+/* The skiff_stop action (as lkvm stop): the VM ends now and skiff exits 0
+ * (VM_STOP_HOST). 0 once requested; -EINVAL before InstanceStart, -ESRCH
+ * after the guest stopped, with the message in *e. */
+int api_vmm_stop_now(struct api_vmm *v, struct skiff_err *e);
 
 /* Admission hook (the host's runtime directory and limits, src/host/):
  * api_vmm_start calls fn(ctx, cfg, e) with the configuration about to be
