@@ -165,3 +165,22 @@ it_netpeer() {
 	${CC:-cc} -O2 -o "$NETPEER" "$IT_TOP/bench/netpeer.c" ||
 		{ echo "FAIL: $IT_NAME: cannot build bench/netpeer.c"; exit 1; }
 }
+
+# API tests (curl on the Unix socket $sock). it_api METHOD PATH [BODY]:
+# prints the HTTP status; the body lands in $IT_TMP/resp.
+it_api() {
+	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
+		"http://localhost$2" -H 'Accept: application/json' \
+		-H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+# it_expect_api WANT [TEXT] METHOD PATH [BODY]: the status must be WANT and,
+# with TEXT, the body must contain it.
+it_expect_api() {
+	local want=$1 text= got
+	shift
+	case $1 in GET|PUT|PATCH|DELETE) ;; *) text=$1; shift ;; esac
+	got=$(it_api "$@")
+	[ "$got" = "$want" ] || it_fail "$1 $2 ${3:-}: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
+	[ -z "$text" ] || grep -qF -- "$text" "$IT_TMP/resp" ||
+		it_fail "$1 $2: the answer lacks '$text': $(cat "$IT_TMP/resp")"
+}

@@ -17,16 +17,6 @@ command -v curl >/dev/null || it_skip "curl is not installed"
 
 sock=$IT_TMP/api.socket
 
-api() {	# METHOD PATH [BODY]: prints the HTTP status, the body to $IT_TMP/resp
-	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
-		"http://localhost$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-expect_api() {	# WANT METHOD PATH [BODY]
-	local want=$1 got
-	shift
-	got=$(api "$@")
-	[ "$got" = "$want" ] || it_fail "$1 $2 ${3:-}: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
-}
 # launch NAME ARGS...: skiff in the background with its API on $sock; sets pid, OUT, ERR
 launch() {
 	local name=$1
@@ -54,14 +44,14 @@ finish() {	# WANT_RC WHAT
 
 # 1. Before InstanceStart both are refused; then Ctrl-Alt-Del, translated.
 launch cad
-expect_api 400 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+it_expect_api 400 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 grep -q "not supported before starting" "$IT_TMP/resp" || it_fail "early SendCtrlAltDel: $(cat "$IT_TMP/resp")"
-expect_api 400 PUT /actions '{"action_type": "skiff_power_button"}'
+it_expect_api 400 PUT /actions '{"action_type": "skiff_power_button"}'
 grep -q "not supported before starting" "$IT_TMP/resp" || it_fail "early skiff_power_button: $(cat "$IT_TMP/resp")"
-expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/buttons.elf\", \"boot_args\": \"mode=cad\"}"
-expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
-expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
-wait_line ready && expect_api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/buttons.elf\", \"boot_args\": \"mode=cad\"}"
+it_expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
+it_expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+wait_line ready && it_expect_api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 finish 42 "Ctrl-Alt-Del, translated"
 it_expect_out "buttons: ctrl-alt-del ok"
 it_expect_out "key 1d"
@@ -75,11 +65,11 @@ JSON
 # Pressed while the VM is paused: nothing arrives until it is resumed.
 launch raw --config-file "$IT_TMP/raw.json"
 if wait_line ready; then
-	expect_api 204 PATCH /vm '{"state": "Paused"}'
-	expect_api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	it_expect_api 204 PATCH /vm '{"state": "Paused"}'
+	it_expect_api 204 PUT /actions '{"action_type": "SendCtrlAltDel"}'
 	sleep 0.5
 	grep -q "^key" "$OUT" && it_fail "the guest read keys while paused"
-	expect_api 204 PATCH /vm '{"state": "Resumed"}'
+	it_expect_api 204 PATCH /vm '{"state": "Resumed"}'
 fi
 finish 42 "Ctrl-Alt-Del, untranslated, sent while paused"
 it_expect_out "buttons: ctrl-alt-del ok"
@@ -91,7 +81,7 @@ cat >"$IT_TMP/power.json" <<JSON
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}
 JSON
 launch power --config-file "$IT_TMP/power.json"
-wait_line ready && expect_api 204 PUT /actions '{"action_type": "skiff_power_button"}'
+wait_line ready && it_expect_api 204 PUT /actions '{"action_type": "skiff_power_button"}'
 finish 0 "power button, then S5"
 it_expect_out "buttons: power button pressed"
 grep -q "still running" "$OUT" && it_fail "the guest ran on after S5"

@@ -31,45 +31,32 @@ pid=$!
 for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.01; done
 [ -S "$sock" ] || it_fail "no API socket at $sock"
 
-api() {	# METHOD PATH [BODY]: prints the HTTP status; the body in $IT_TMP/resp
-	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
-		"http://localhost$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-expect_api() {	# WANT [TEXT] METHOD PATH [BODY]: TEXT must be in the response body
-	local want=$1 text= got
-	shift
-	case $1 in GET|PUT|PATCH) ;; *) text=$1; shift ;; esac
-	got=$(api "$@")
-	[ "$got" = "$want" ] || it_fail "$1 $2: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
-	[ -z "$text" ] || grep -qF -- "$text" "$IT_TMP/resp" ||
-		it_fail "$1 $2: the answer lacks '$text': $(cat "$IT_TMP/resp")"
-}
 flush='{"action_type": "FlushMetrics"}'
 
 # Refusals: bad paths name the field; FlushMetrics needs PUT /metrics.
-expect_api 400 "not initialized" PUT /actions "$flush"
-expect_api 400 "logger.log_path" PUT /logger "{\"log_path\": \"$IT_TMP/no/such/dir/log\"}"
-expect_api 400 "logger.log_path" PUT /logger "{\"log_path\": \"$IT_TMP\"}"
-expect_api 400 "metrics.metrics_path" PUT /metrics "{\"metrics_path\": \"$IT_TMP/no/such/m\"}"
-expect_api 400 "metrics.metrics_path" PUT /metrics "{\"metrics_path\": \"$IT_TMP\"}"
-expect_api 400 "not initialized" PUT /actions "$flush"
+it_expect_api 400 "not initialized" PUT /actions "$flush"
+it_expect_api 400 "logger.log_path" PUT /logger "{\"log_path\": \"$IT_TMP/no/such/dir/log\"}"
+it_expect_api 400 "logger.log_path" PUT /logger "{\"log_path\": \"$IT_TMP\"}"
+it_expect_api 400 "metrics.metrics_path" PUT /metrics "{\"metrics_path\": \"$IT_TMP/no/such/m\"}"
+it_expect_api 400 "metrics.metrics_path" PUT /metrics "{\"metrics_path\": \"$IT_TMP\"}"
+it_expect_api 400 "not initialized" PUT /actions "$flush"
 
 # The FIFO first (replaced below: the later PUT wins), then a file.
-expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/log.fifo\", \"level\": \"Info\", \"show_level\": true}"
-expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/log.txt\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": true}"
-expect_api 204 PUT /metrics "{\"metrics_path\": \"$IT_TMP/metrics.json\"}"
-expect_api 400 "already initialized" PUT /metrics "{\"metrics_path\": \"$IT_TMP/m2.json\"}"
-expect_api 204 PUT /actions "$flush"
-expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/blk.elf\", \"boot_args\": \"bench=seq n=16 bs=4096 linger=3000\"}"
-expect_api 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$disk\", \"is_root_device\": false, \"is_read_only\": true}"
-expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
-expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+it_expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/log.fifo\", \"level\": \"Info\", \"show_level\": true}"
+it_expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/log.txt\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": true}"
+it_expect_api 204 PUT /metrics "{\"metrics_path\": \"$IT_TMP/metrics.json\"}"
+it_expect_api 400 "already initialized" PUT /metrics "{\"metrics_path\": \"$IT_TMP/m2.json\"}"
+it_expect_api 204 PUT /actions "$flush"
+it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/blk.elf\", \"boot_args\": \"bench=seq n=16 bs=4096 linger=3000\"}"
+it_expect_api 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$disk\", \"is_root_device\": false, \"is_read_only\": true}"
+it_expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+it_expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
 # While the guest lingers after its reads: a flush with them in it.
 for _ in $(seq 600); do grep -q '^blkbench: seq ops' "$OUT" && break; sleep 0.1; done
 grep -q '^blkbench: seq ops 16 bytes 65536' "$OUT" || it_fail "the blk guest did not report its reads"
-expect_api 204 PUT /actions "$flush"
+it_expect_api 204 PUT /actions "$flush"
 cp "$IT_TMP/metrics.json" "$IT_TMP/metrics.mid"
-expect_api 400 "after starting" PUT /logger "{\"log_path\": \"$IT_TMP/log2.txt\"}"
+it_expect_api 400 "after starting" PUT /logger "{\"log_path\": \"$IT_TMP/log2.txt\"}"
 wait "$pid"
 RC=$?
 SECS=$(it_secs "$t0" "$EPOCHREALTIME")

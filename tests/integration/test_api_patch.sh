@@ -17,16 +17,6 @@ it_need_guest blkwatch
 command -v curl >/dev/null || it_skip "curl is not installed"
 
 sock=$IT_TMP/api.socket
-api() {	# METHOD PATH [BODY]: prints the HTTP status, the body to $IT_TMP/resp
-	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
-		"http://localhost$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-expect_api() {	# WANT METHOD PATH [BODY]
-	local want=$1 got
-	shift
-	got=$(api "$@")
-	[ "$got" = "$want" ] || it_fail "$1 $2 ${3:-}: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
-}
 expect_resp() {	# TEXT: the last response body contains TEXT
 	grep -qF -- "$1" "$IT_TMP/resp" || it_fail "response lacks '$1': $(cat "$IT_TMP/resp")"
 }
@@ -51,52 +41,52 @@ pid=$!
 for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.01; done
 [ -S "$sock" ] || it_fail "no API socket at $sock"
 
-expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/blkwatch.elf\", \"boot_args\": \"changes=2\"}"
-expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
-expect_api 204 PUT /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$a\", \"is_root_device\": false}"
-expect_api 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "skiff_user_net": true}'
+it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/blkwatch.elf\", \"boot_args\": \"changes=2\"}"
+it_expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
+it_expect_api 204 PUT /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$a\", \"is_root_device\": false}"
+it_expect_api 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "skiff_user_net": true}'
 # Firecracker: PATCH is for a started microVM
-expect_api 400 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
+it_expect_api 400 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
 expect_resp "not supported before starting"
-expect_api 400 PATCH /network-interfaces/eth0 '{"iface_id": "eth0"}'
+it_expect_api 400 PATCH /network-interfaces/eth0 '{"iface_id": "eth0"}'
 expect_resp "not supported before starting"
-expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+it_expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
 
 wait_re '^blkwatch: gen [0-9]+ capacity 2048 config-irq no sector0 image-A$'
 gen0=$(sed -nE 's/^blkwatch: gen ([0-9]+) capacity 2048 .*/\1/p' "$OUT" | head -1)
 
 # A missing file: 400 naming the field; the guest sees no change.
-expect_api 400 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$IT_TMP/missing.img\"}"
+it_expect_api 400 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$IT_TMP/missing.img\"}"
 expect_resp "drives/disk.path_on_host"
-expect_api 400 PATCH /drives/other '{"drive_id": "other"}'
+it_expect_api 400 PATCH /drives/other '{"drive_id": "other"}'
 expect_resp "no drive \`other\`"
 sleep 0.5
 lines=$(grep -c '^blkwatch: gen' "$OUT")
 [ "$lines" = 1 ] || it_fail "the guest saw a change after a refused PATCH: $(cat "$OUT")"
 
 # The second image: new capacity, new data, a configuration interrupt.
-expect_api 204 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
+it_expect_api 204 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
 wait_re "^blkwatch: gen $((gen0 + 1)) capacity 4096 config-irq yes sector0 image-B\$"
-expect_api 200 GET /vm/config
+it_expect_api 200 GET /vm/config
 expect_resp "\"path_on_host\":\"$b\""
 
 # Rate limiters: the drive's and the interface's (Firecracker's
 # PartialDrive / PartialNetworkInterface), shown by GET /vm/config.
-expect_api 204 PATCH /drives/disk '{"drive_id": "disk", "rate_limiter": {"ops": {"size": 1000, "refill_time": 100}}}'
-expect_api 204 PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 1000}}, "tx_rate_limiter": {"ops": {"size": 250, "one_time_burst": 10, "refill_time": 500}}}'
-expect_api 400 PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": -1, "refill_time": 1}}}'
-expect_api 400 PATCH /network-interfaces/eth1 '{"iface_id": "eth1"}'
-expect_api 200 GET /vm/config
+it_expect_api 204 PATCH /drives/disk '{"drive_id": "disk", "rate_limiter": {"ops": {"size": 1000, "refill_time": 100}}}'
+it_expect_api 204 PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "rx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 1000}}, "tx_rate_limiter": {"ops": {"size": 250, "one_time_burst": 10, "refill_time": 500}}}'
+it_expect_api 400 PATCH /network-interfaces/eth0 '{"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": -1, "refill_time": 1}}}'
+it_expect_api 400 PATCH /network-interfaces/eth1 '{"iface_id": "eth1"}'
+it_expect_api 200 GET /vm/config
 expect_resp '"rate_limiter":{"ops":{"size":1000,"one_time_burst":0,"refill_time":100}}'
 expect_resp '"rx_rate_limiter":{"bandwidth":{"size":1048576,"one_time_burst":0,"refill_time":1000}}'
 expect_resp '"tx_rate_limiter":{"ops":{"size":250,"one_time_burst":10,"refill_time":500}}'
 
 # The same path after growing the file in place, while paused: the guest
 # learns the capacity on resume (Firecracker's way to resize a disk).
-expect_api 204 PATCH /vm '{"state": "Paused"}'
+it_expect_api 204 PATCH /vm '{"state": "Paused"}'
 truncate -s $((6144 * 512)) "$b"
-expect_api 204 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
-expect_api 204 PATCH /vm '{"state": "Resumed"}'
+it_expect_api 204 PATCH /drives/disk "{\"drive_id\": \"disk\", \"path_on_host\": \"$b\"}"
+it_expect_api 204 PATCH /vm '{"state": "Resumed"}'
 wait_re "^blkwatch: gen $((gen0 + 2)) capacity 6144 config-irq yes sector0 image-B\$"
 
 wait "$pid"

@@ -15,18 +15,8 @@ command -v curl >/dev/null || it_skip "curl is not installed"
 COUNT=250
 sock=$IT_TMP/api.socket
 
-api() {	# METHOD PATH [BODY]: prints the HTTP status, the body to $IT_TMP/resp
-	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
-		"http://localhost$2" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-expect_api() {	# WANT METHOD PATH [BODY]
-	local want=$1 got
-	shift
-	got=$(api "$@")
-	[ "$got" = "$want" ] || it_fail "$1 $2 ${3:-}: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
-}
 expect_state() {
-	expect_api 200 GET /
+	it_expect_api 200 GET /
 	grep -q "\"state\":\"$1\"" "$IT_TMP/resp" || it_fail "GET /: want $1: $(cat "$IT_TMP/resp")"
 }
 # start OUTFILE BOOT_ARGS: skiff with the tick guest started through the API
@@ -37,11 +27,11 @@ start() {
 	pid=$!
 	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.01; done
 	[ -S "$sock" ] || it_fail "no API socket at $sock"
-	expect_api 400 PATCH /vm '{"state": "Paused"}'
+	it_expect_api 400 PATCH /vm '{"state": "Paused"}'
 	grep -q "not supported before starting" "$IT_TMP/resp" || it_fail "pre-boot PATCH /vm: $(cat "$IT_TMP/resp")"
-	expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/tick.elf\", \"boot_args\": \"$2\"}"
-	expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
-	expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+	it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/tick.elf\", \"boot_args\": \"$2\"}"
+	it_expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
+	it_expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
 }
 wait_line() {	# FILE LINE: up to 60 s
 	for _ in $(seq 600); do grep -qx "$2" "$1" && return 0; sleep 0.1; done
@@ -56,15 +46,15 @@ start "$OUT" "count=$COUNT delay_ms=20"
 expect_state Running
 wait_line "$OUT" "tick 10"
 for round in 1 2 3 4 5; do
-	expect_api 204 PATCH /vm '{"state": "Paused"}'
+	it_expect_api 204 PATCH /vm '{"state": "Paused"}'
 	expect_state Paused
-	expect_api 204 PATCH /vm '{"state": "Paused"}'		# idempotent
-	expect_api 400 PATCH /vm '{"state": "Frozen"}'
+	it_expect_api 204 PATCH /vm '{"state": "Paused"}'		# idempotent
+	it_expect_api 400 PATCH /vm '{"state": "Frozen"}'
 	s1=$(size "$OUT")
 	sleep "$([ $round = 1 ] && echo 1.5 || echo 0.3)"
 	s2=$(size "$OUT")
 	[ "$s1" = "$s2" ] || it_fail "round $round: the guest printed while paused ($s1 -> $s2 bytes)"
-	expect_api 204 PATCH /vm '{"state": "Resumed"}'
+	it_expect_api 204 PATCH /vm '{"state": "Resumed"}'
 	expect_state Running
 	for _ in $(seq 600); do [ "$(size "$OUT")" -gt "$s2" ] && break; sleep 0.1; done
 	[ "$(size "$OUT")" -gt "$s2" ] || it_fail "round $round: no output after resume"
@@ -83,7 +73,7 @@ OUT=$IT_TMP/stop.out
 ERR=$OUT.err
 start "$OUT" "count=100000 delay_ms=20"
 wait_line "$OUT" "tick 3"
-expect_api 204 PATCH /vm '{"state": "Paused"}'
+it_expect_api 204 PATCH /vm '{"state": "Paused"}'
 kill -TERM "$pid"
 wait "$pid"
 RC=$?

@@ -28,32 +28,19 @@ for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.01; done
 [ -S "$sock" ] || it_fail "no API socket at $sock"
 echo "socket ready after $(it_secs "$t0" "$EPOCHREALTIME")s"
 
-# curl METHOD PATH BODY: prints the HTTP status, the body to $IT_TMP/resp
-api() {
-	curl -s -o "$IT_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$1" \
-		"http://localhost$2" -H 'Accept: application/json' \
-		-H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-expect_api() {	# WANT METHOD PATH [BODY]
-	local want=$1 got
-	shift
-	got=$(api "$@")
-	[ "$got" = "$want" ] || it_fail "$1 $2: HTTP $got, expected $want: $(cat "$IT_TMP/resp")"
-}
-
-expect_api 200 GET /
+it_expect_api 200 GET /
 grep -q '"state":"Not started"' "$IT_TMP/resp" || it_fail "GET / before start: $(cat "$IT_TMP/resp")"
-expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/firecracker.log\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": true}"
-expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\"}"
-expect_api 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$rootfs\", \"is_root_device\": true, \"is_read_only\": false}"
-expect_api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128}'
-expect_api 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "skiff_user_net": true}'
-expect_api 400 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "cpus": 4}'
+it_expect_api 204 PUT /logger "{\"log_path\": \"$IT_TMP/firecracker.log\", \"level\": \"Debug\", \"show_level\": true, \"show_log_origin\": true}"
+it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/hello.elf\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\"}"
+it_expect_api 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$rootfs\", \"is_root_device\": true, \"is_read_only\": false}"
+it_expect_api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128}'
+it_expect_api 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "skiff_user_net": true}'
+it_expect_api 400 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "cpus": 4}'
 grep -q 'unknown field `cpus`' "$IT_TMP/resp" || it_fail "bad machine-config: $(cat "$IT_TMP/resp")"
-expect_api 200 GET /vm/config
+it_expect_api 200 GET /vm/config
 grep -q 'root' "$IT_TMP/resp" || it_fail "GET /vm/config: $(cat "$IT_TMP/resp")"
 cp "$IT_TMP/resp" "$IT_TMP/vm-config.json"
-expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
+it_expect_api 204 PUT /actions '{"action_type": "InstanceStart"}'
 
 wait "$pid"
 RC=$?
