@@ -169,6 +169,10 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 		if (head_add(c, 4))	/* ": " and CRLF */
 			return -1;
 	}
+	/* Debian builds http-parser non-strict, which lets spaces into names;
+	 * RFC 9112 section 5.1 wants a 400 (request smuggling). */
+	if (memchr(at, ' ', len) || memchr(at, '\t', len))
+		return limit_hit(c, 400, "malformed HTTP request: whitespace in a header name");
 	keep(c->hname, sizeof(c->hname), &c->hname_len, at, len);
 	return head_add(c, len);
 }
