@@ -28,7 +28,7 @@ struct http_conn {
 	bool closing;
 	bool broken;		/* output lost (out of memory): send nothing more */
 	/* The request being parsed. */
-	char *url;		/* url_len bytes, room for a NUL */
+	char *url;		/* url_len bytes (dispatch adds a NUL after them) */
 	size_t url_len, url_cap;
 	char *body;
 	size_t body_len, body_cap;
