@@ -17,7 +17,8 @@
 
 #define API_CONN_LIMIT		64
 #define API_CONN_TIMEOUT_S	120
-#define API_HEADER_MEMORY	(32 * 1024)	/* bytes of one request's target and headers */
+#define API_HEADER_MEMORY	(32 * 1024)	/* bytes for one request's headers */
+#define API_DRAIN_MS		200	/* at stop: longest wait for open connections */
 
 struct api_http {
 	struct http_server *srv;
@@ -408,6 +409,7 @@ int api_http_start(const char *path, struct api_vmm *vmm, size_t max_body,
 		.lim = { .max_body = h->max_body, .max_head = API_HEADER_MEMORY },
 		.max_conns = API_CONN_LIMIT,
 		.idle_ms = API_CONN_TIMEOUT_S * 1000,
+		.drain_ms = API_DRAIN_MS,
 	};
 	int r = http_server_start(fd, &cfg, &h->srv);	/* owns fd */
 	if (r) {
@@ -424,7 +426,9 @@ void api_http_stop(struct api_http *h)
 {
 	if (!h)
 		return;
-	http_server_stop(h->srv);	/* closes the listening socket */
+	/* Answers still queued (the 204 of a request that ended the VM) get
+	 * up to API_DRAIN_MS to go out; closes the listening socket. */
+	http_server_stop(h->srv);
 	unlink(h->path);
 	free(h->path);
 	free(h);

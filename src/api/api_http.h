@@ -20,7 +20,8 @@ struct api_http;
 int api_http_start(const char *path, struct api_vmm *vmm, size_t max_body,
 		   struct api_http **out, struct skiff_err *e);
 
-/* Stop serving, close and unlink the socket. NULL ok. */
+/* Stop serving, close and unlink the socket. Open connections get up to
+ * 200 ms to finish first (an answer in flight goes out). NULL ok. */
 void api_http_stop(struct api_http *h);
 
 #endif

@@ -155,6 +155,26 @@ static int poll_timeout(const struct http_server *s, uint64_t now, uint64_t acce
 	return t == UINT64_MAX ? -1 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
+/* At stop: send what is queued (say the answer to the request that ended
+ * the VM) for up to cfg.drain_ms; nothing more is read or parsed. */
+static void drain(struct http_server *s)
+{
+	uint64_t end = now_ms() + s->cfg.drain_ms;
+	for (;;) {
+		uint64_t now = now_ms();
+		nfds_t m = 0;
+		for (unsigned i = 0; i < s->n; i++) {
+			struct conn *k = s->conns[i];
+			if (pending(k) && flush(k, now) && pending(k))
+				s->pfd[m++] = (struct pollfd){ .fd = k->fd, .events = POLLOUT };
+		}
+		if (!m || now >= end)
+			return;
+		if (poll(s->pfd, m, (int)(end - now)) < 0 && errno != EINTR)
+			return;
+	}
+}
+
 static void *serve(void *arg)
 {
 	struct http_server *s = arg;
@@ -174,8 +194,10 @@ static void *serve(void *arg)
 			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
 			continue;
 		}
-		if (r > 0 && p[0].revents)
+		if (r > 0 && p[0].revents) {
+			drain(s);
 			return NULL;
+		}
 		now = now_ms();
 		unsigned kept = 0;
 		for (unsigned i = 0; i < s->n; i++) {

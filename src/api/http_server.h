@@ -13,7 +13,9 @@ struct http_server_cfg {
 	struct http_limits lim;
 	unsigned max_conns;	/* more are accepted and closed at once */
 	unsigned idle_ms;	/* close a connection without progress in
-				 * either direction for this long */
+				 * either direction for this long; 0: never */
+	unsigned drain_ms;	/* at stop: longest wait for answers already
+				 * queued to go out */
 };
 
 struct http_server;
@@ -23,8 +25,9 @@ struct http_server;
  * memory could not be had). */
 int http_server_start(int lfd, const struct http_server_cfg *cfg, struct http_server **out);
 
-/* Wake the thread, join it, close every connection and lfd. Pending output
- * is dropped. NULL ok. */
+/* Wake the thread; it reads nothing more, sends what is queued for up to
+ * cfg.drain_ms and ends; join it, close every connection and lfd (output
+ * still unsent is dropped). NULL ok. */
 void http_server_stop(struct http_server *s);
 
 #endif

@@ -222,9 +222,6 @@ int cmd_api(int argc, char **argv)
 	if (config && (api_model_load_config_file(api_vmm_model(vmm), config, &err) ||
 		       api_vmm_open_outputs(vmm, &err)))
 		goto fail;
-	/* The socket as early as it can be (issue 5: ready <= 3 ms): only the
-	 * command line's outputs and config file come first, as the server
-	 * thread would otherwise race them on the model. */
 	if (!no_api && api_http_start(sock, vmm, max_body, &http, &err))
 		goto fail;
 	if (config && api_vmm_start(vmm, &err))

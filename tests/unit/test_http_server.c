@@ -1,13 +1,14 @@
 /* The HTTP/1.1 server (src/api/http_server.h, http_conn.h) over a real Unix
  * socket with an echo handler: keep-alive, pipelining, chunked bodies,
  * 100-continue, the body/head/connection limits, malformed requests, idle
- * timeouts, a client that never reads; and the socket-free parser fed the
- * same stream split at every byte. */
+ * timeouts, a client that never reads, answers queued at stop; and the
+ * socket-free parser fed the same stream split at every byte. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #define MAX_CONNS	3
 #define IDLE_MS		400
 #define BIG		(32 * 1024)	/* GET /big answers this many bytes */
+#define DRAIN_MS	3000	/* only for test_drain */
 
 struct fx {
 	char dir[64], sock[128];
@@ -68,7 +70,7 @@ static int listen_at(const char *path)
 	return fd;
 }
 
-static int setup(void **state)
+static int start(void **state, unsigned drain_ms)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	snprintf(f->dir, sizeof(f->dir), "/tmp/skiff-http-server.XXXXXX");
@@ -78,12 +80,22 @@ static int setup(void **state)
 	struct http_server_cfg cfg = {
 		.fn = echo, .opaque = f,
 		.lim = { .max_body = MAX_BODY, .max_head = MAX_HEAD },
-		.max_conns = MAX_CONNS, .idle_ms = IDLE_MS,
+		.max_conns = MAX_CONNS, .idle_ms = IDLE_MS, .drain_ms = drain_ms,
 	};
 	if (http_server_start(listen_at(f->sock), &cfg, &f->srv))
 		return -1;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return start(state, 0);
+}
+
+static int setup_drain(void **state)
+{
+	return start(state, DRAIN_MS);
 }
 
 static int teardown(void **state)
@@ -438,6 +450,45 @@ static void test_slow_reader(void **state)
 	(void)sent;
 }
 
+static void *stopper(void *srv)
+{
+	http_server_stop(srv);
+	return NULL;
+}
+
+/* Stop with answers queued: they go out whole (for up to drain_ms), then
+ * the connection closes; nothing more is parsed. */
+static void test_drain(void **state)
+{
+	struct fx *f = *state;
+	struct cl *c = dial(f);
+	static char reqs[20 * 32];
+	size_t n = 0;
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(reqs + n, sizeof(reqs) - n, "GET /big HTTP/1.1\r\n\r\n");
+	put(c, reqs, n);
+	usleep(200000);	/* the server fills its output and stops parsing */
+	int parsed = atomic_load(&f->requests);
+	assert_true(parsed >= 2 && parsed < 20);
+	pthread_t t;
+	uint64_t t0 = ms();
+	assert_int_equal(pthread_create(&t, NULL, stopper, f->srv), 0);
+	f->srv = NULL;	/* the stopper's now */
+	usleep(100000);	/* stop waits for us to read */
+	char head[1024], body[BIG + 1];
+	int got = 0;
+	while (answer(c, head, sizeof(head), body, sizeof(body)) == 200) {
+		assert_int_equal(strlen(body), BIG);
+		got++;
+	}
+	assert_int_equal(c->len, 0);	/* ended between two answers */
+	pthread_join(t, NULL);
+	assert_true(ms() - t0 < DRAIN_MS);
+	assert_int_equal(got, parsed);
+	assert_int_equal(atomic_load(&f->requests), parsed);
+	hang_up(c);
+}
+
 static void test_continue(void **state)
 {
 	struct cl *c = dial(*state);
@@ -530,6 +581,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conn_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain, setup_drain, teardown),
 		cmocka_unit_test_setup_teardown(test_continue, setup, teardown),
 		cmocka_unit_test(test_feed_split),
 	};
