@@ -9,11 +9,11 @@ CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) $(EXTRA_CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
             -D_GNU_SOURCE -DSKIFF_VERSION='"$(VERSION)"' -Isrc -MMD -MP $(PKG_CFLAGS)
 # Libraries from Debian (scripts/install-deps): liburing (virtio-blk's io_uring
-# engine), libslirp (user-mode networking; needs glib), libmicrohttpd and
-# jansson (the Firecracker-compatible API server and its JSON), libcurl (the
-# client side of skiff list/pause/stop... on the VMs' API sockets).
-PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing libmicrohttpd jansson libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs slirp liburing libmicrohttpd jansson libcurl 2>/dev/null)
+# engine), libslirp (user-mode networking; needs glib), jansson (the
+# Firecracker-compatible API's JSON) and http-parser (its HTTP/1.1 parsing;
+# Debian ships no pkg-config file for it, hence -lhttp_parser by name).
+PKG_CFLAGS := $(shell pkg-config --cflags slirp liburing jansson 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs slirp liburing jansson 2>/dev/null) -lhttp_parser
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/boot/*.c src/dev/*.c src/arch/*.c src/pci/*.c src/virtio/*.c src/api/*.c src/host/*.c))

@@ -1,10 +1,11 @@
-/* Firecracker-compatible API server on libmicrohttpd (see api_http.h). */
+/* Firecracker-compatible API server: the routes and handlers, then the glue
+ * to the HTTP server (http_server.h). See api_http.h. */
 #include "api/api_http.h"
 #include "api/api_json.h"
+#include "api/http_server.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +21,16 @@
 #define API_DRAIN_MS		200	/* at stop: longest wait for open connections */
 
 struct api_http {
-	struct MHD_Daemon *d;
+	struct http_server *srv;
 	struct api_vmm *vmm;
 	size_t max_body;
 	char *path;
 };
 
-/* One request's body, collected over the handler's calls. */
+/* One request's body (chunked ones decoded); buf is NULL when len is 0. */
 struct req {
-	char *buf;
+	const char *buf;
 	size_t len;
-	bool too_big;
 };
 
 struct reply {
@@ -297,28 +297,6 @@ static void route(struct api_http *h, const char *url, int method, struct req *q
 		fault(rp, 500, "out of memory");
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *rp)
-{
-	char *text = rp->body ? json_dumps(rp->body, JSON_COMPACT) : NULL;
-	json_decref(rp->body);
-	if (rp->body && !text)
-		rp->status = 500;
-	struct MHD_Response *resp = text
-		? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-		: MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	if (text)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (rp->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
-	enum MHD_Result r = MHD_queue_response(c, rp->status, resp);
-	MHD_destroy_response(resp);
-	return r;
-}
-
 static int method_of(const char *m)
 {
 	if (!strcmp(m, "GET"))
@@ -330,61 +308,30 @@ static int method_of(const char *m)
 	return 0;
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-			       const char *method, const char *version, const char *data,
-			       size_t *data_size, void **ctx)
+/* The HTTP server's handler (http_conn.h): one request, or a client error
+ * the server found (malformed, body or head over the limit), answered with
+ * a fault_message like every other error. */
+static void handler(void *opaque, const struct http_req *hq, struct http_resp *out)
 {
-	struct api_http *h = cls;
-	struct req *q = *ctx;
+	struct api_http *h = opaque;
+	struct req q = { .buf = hq->body, .len = hq->body_len };
 	struct reply rp = { 0 };
-	if (!q) {
-		if (!(q = calloc(1, sizeof(*q))))
-			return MHD_NO;
-		*ctx = q;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > h->max_body) {
-			/* Answer at once; MHD then closes without reading the body. */
-			fault(&rp, 400, "the request body (%.20s bytes) is larger than the limit "
-			      "of %zu bytes", cl, h->max_body);
-			return send_reply(c, &rp);
-		}
-		return MHD_YES;
-	}
-	if (*data_size) {
-		if (!q->too_big && q->len + *data_size <= h->max_body) {
-			char *b = realloc(q->buf, q->len + *data_size);
-			if (!b)
-				return MHD_NO;
-			memcpy(b + q->len, data, *data_size);
-			q->buf = b;
-			q->len += *data_size;
-		} else {
-			q->too_big = true;
-		}
-		*data_size = 0;
-		return MHD_YES;
-	}
-	int m = method_of(method);
-	if (q->too_big)
-		fault(&rp, 400, "the request body is larger than the limit of %zu bytes",
-		      h->max_body);
+	int m = hq->error ? 0 : method_of(hq->method);
+	if (hq->error)
+		fault(&rp, hq->error, "%s", hq->error_msg);
 	else if (!m)
-		fault(&rp, 405, "method %.16s is not supported", method);
+		fault(&rp, 405, "method %.16s is not supported", hq->method);
 	else
-		route(h, url, m, q, &rp);
-	return send_reply(c, &rp);
-}
-
-static void completed(void *cls, struct MHD_Connection *c, void **ctx,
-		      enum MHD_RequestTerminationCode why)
-{
-	struct req *q = *ctx;
-	if (q) {
-		free(q->buf);
-		free(q);
-	}
-	*ctx = NULL;
+		route(h, hq->path, m, &q, &rp);
+	char *text = rp.body ? json_dumps(rp.body, JSON_COMPACT) : NULL;
+	if (rp.body && !text)
+		rp.status = 500;
+	json_decref(rp.body);
+	out->status = rp.status;
+	out->body = text;
+	out->body_len = text ? strlen(text) : 0;
+	out->content_type = "application/json";
+	out->allow = rp.allow;
 }
 
 /* socket/bind/listen at path; a stale socket file is replaced. */
@@ -439,19 +386,20 @@ int api_http_start(const char *path, struct api_vmm *vmm, size_t max_body,
 		free(h);
 		return fd;
 	}
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
-				handler, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONN_LIMIT,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_HEADER_MEMORY,
-				MHD_OPTION_END);
-	if (!h->d) {
-		close(fd);
+	struct http_server_cfg cfg = {
+		.fn = handler,
+		.opaque = h,
+		.lim = { .max_body = h->max_body, .max_head = API_HEADER_MEMORY },
+		.max_conns = API_CONN_LIMIT,
+		.idle_ms = API_CONN_TIMEOUT_S * 1000,
+		.drain_ms = API_DRAIN_MS,
+	};
+	int r = http_server_start(fd, &cfg, &h->srv);	/* owns fd */
+	if (r) {
 		unlink(path);
 		free(h->path);
 		free(h);
-		return skiff_fail(e, EIO, "API server on %s: libmicrohttpd did not start", path);
+		return skiff_fail(e, -r, "API server on %s: %s", path, strerror(-r));
 	}
 	*out = h;
 	return 0;
@@ -461,16 +409,9 @@ void api_http_stop(struct api_http *h)
 {
 	if (!h)
 		return;
-	/* Give answers still in flight (the 204 of a skiff_stop that ended the
-	 * VM) a moment to go out: MHD_stop_daemon closes connections at once. */
-	for (int i = 0; i < API_DRAIN_MS / 10; i++) {
-		const union MHD_DaemonInfo *di =
-			MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (!di || !di->num_connections)
-			break;
-		usleep(10 * 1000);
-	}
-	MHD_stop_daemon(h->d);	/* closes the listening socket */
+	/* Answers still queued (the 204 of a request that ended the VM) get
+	 * up to API_DRAIN_MS to go out; closes the listening socket. */
+	http_server_stop(h->srv);
 	unlink(h->path);
 	free(h->path);
 	free(h);

@@ -1,83 +1,200 @@
-/* HTTP over a VM's API socket (libcurl) and VM lookup by id (client.h). */
+/* HTTP/1.1 over a VM's API socket and VM lookup by id (client.h). The
+ * answer is parsed with http-parser, the library the API server uses: no
+ * HTTP client library, so skiff's start time carries none (issue 5: API
+ * ready <= 3 ms; libcurl alone added 40 shared libraries). */
 #include "cli/client.h"
-#include <curl/curl.h>
 #include <errno.h>
+#include <http_parser.h>
 #include <jansson.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #define REPLY_MAX (1 << 20)	/* bytes; a VMM's answers are far smaller */
 
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
+struct rx {
+	struct cli_reply *r;
+	bool done, too_big, oom;
+};
+
+static int on_body(http_parser *p, const char *at, size_t n)
 {
-	struct cli_reply *r = ctx;
-	size_t add = size * n;
-	if (r->len + add > REPLY_MAX)
-		return 0;	/* makes curl fail with CURLE_WRITE_ERROR */
-	char *b = realloc(r->body, r->len + add + 1);
-	if (!b)
-		return 0;
-	memcpy(b + r->len, p, add);
+	struct rx *x = p->data;
+	struct cli_reply *r = x->r;
+	if (n > REPLY_MAX - r->len) {
+		x->too_big = true;
+		return -1;
+	}
+	char *b = realloc(r->body, r->len + n + 1);
+	if (!b) {
+		x->oom = true;
+		return -1;
+	}
+	memcpy(b + r->len, at, n);
 	r->body = b;
-	r->len += add;
+	r->len += n;
 	b[r->len] = 0;
-	return add;
+	return 0;
 }
 
-static int curl_fail(CURL *c, CURLcode rc, const char *sock, struct skiff_err *e)
+static int on_complete(http_parser *p)
 {
-	long os = 0;
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os);
-	if (rc == CURLE_OPERATION_TIMEDOUT)
+	struct rx *x = p->data;
+	x->r->status = (long)p->status_code;
+	x->done = true;
+	http_parser_pause(p, 1);	/* one answer is all we wait for */
+	return 0;
+}
+
+static int64_t left_ms(const struct timespec *end)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Wait for `events` on fd until `end`: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, const struct timespec *end)
+{
+	for (;;) {
+		int64_t ms = left_ms(end);
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(int fd, const char *buf, size_t len, const struct timespec *end)
+{
+	while (len) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			int r = wait_fd(fd, POLLOUT, end);
+			if (r)
+				return r;
+			continue;
+		}
+		if (w < 0)
+			return -errno;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Connect, send the request, read one answer (rx filled). 0 or -errno. */
+static int exchange(int fd, const char *sock, const char *req, size_t req_len,
+		    const struct timespec *end, struct rx *x, struct skiff_err *e)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof(a.sun_path))
+		return skiff_fail(e, ENAMETOOLONG, "socket path too long: %s", sock);
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = errno;
+		if (err == EACCES)
+			return skiff_fail(e, EACCES, "permission denied on %s (the VM belongs to "
+					  "another user?)", sock);
+		if (err == ECONNREFUSED || err == ENOENT)
+			return skiff_fail(e, err, "no VMM listens on %s (%s)", sock, strerror(err));
+		return skiff_fail(e, err, "cannot connect to %s: %s", sock, strerror(err));
+	}
+	int r = send_all(fd, req, req_len, end);
+	if (r == -ETIMEDOUT)
 		return skiff_fail(e, ETIMEDOUT, "the VMM does not answer on %s (timed out)", sock);
-	if (rc == CURLE_COULDNT_CONNECT && os == EACCES)
-		return skiff_fail(e, EACCES, "permission denied on %s (the VM belongs to "
-				  "another user?)", sock);
-	if (rc == CURLE_COULDNT_CONNECT && (os == ECONNREFUSED || os == ENOENT))
-		return skiff_fail(e, (int)os, "no VMM listens on %s (%s)", sock,
-				  strerror((int)os));
-	if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR)
-		return skiff_fail(e, ECONNRESET, "the VMM on %s closed the connection without "
-				  "an answer", sock);
-	return skiff_fail(e, EIO, "API request on %s failed: %s", sock, curl_easy_strerror(rc));
+	if (r && r != -EPIPE && r != -ECONNRESET)
+		return skiff_fail(e, -r, "sending to %s: %s", sock, strerror(-r));
+	http_parser p;
+	http_parser_init(&p, HTTP_RESPONSE);
+	p.data = x;
+	http_parser_settings cb;
+	http_parser_settings_init(&cb);
+	cb.on_body = on_body;
+	cb.on_message_complete = on_complete;
+	char buf[4096];
+	while (!x->done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if ((r = wait_fd(fd, POLLIN, end)))
+				return skiff_fail(e, -r, "the VMM does not answer on %s (%s)", sock,
+						  r == -ETIMEDOUT ? "timed out" : strerror(-r));
+			continue;
+		}
+		if (n < 0 && errno != ECONNRESET)
+			return skiff_fail(e, errno, "reading from %s: %s", sock, strerror(errno));
+		/* n == 0 (or a reset): end of input, which completes a body read
+		 * to the end of the connection, or is an error. */
+		size_t len = n > 0 ? (size_t)n : 0;
+		size_t used = http_parser_execute(&p, &cb, buf, len);
+		if (x->done)
+			break;
+		if (x->oom)
+			return skiff_fail(e, ENOMEM, "out of memory");
+		if (x->too_big)
+			return skiff_fail(e, EIO, "the answer on %s is over %d bytes", sock, REPLY_MAX);
+		if (HTTP_PARSER_ERRNO(&p) != HPE_OK || used != len)
+			return skiff_fail(e, EIO, "a malformed HTTP answer on %s (%s)", sock,
+					  http_errno_description(HTTP_PARSER_ERRNO(&p)));
+		if (len == 0)
+			return skiff_fail(e, ECONNRESET, "the VMM on %s closed the connection "
+					  "without an answer", sock);
+	}
+	return 0;
 }
 
 int cli_http(const char *sock, const char *method, const char *path, const char *body,
 	     long timeout_ms, struct cli_reply *out, struct skiff_err *e)
 {
 	memset(out, 0, sizeof(*out));
-	CURL *c = curl_easy_init();
-	if (!c)
-		return skiff_fail(e, ENOMEM, "libcurl: cannot start a request");
-	char url[256];
-	snprintf(url, sizeof(url), "http://localhost%s", path);
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	CURLcode rc = curl_easy_perform(c);
-	int r = 0;
-	if (rc != CURLE_OK)
-		r = curl_fail(c, rc, sock, e);
+	size_t blen = body ? strlen(body) : 0;
+	int hlen = snprintf(NULL, 0, "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			    "Content-Type: application/json\r\nAccept: application/json\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n", method, path, blen);
+	char *req = hlen < 0 ? NULL : malloc((size_t)hlen + blen + 1);
+	if (!req)
+		return skiff_fail(e, ENOMEM, "out of memory");
+	snprintf(req, (size_t)hlen + 1, "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+		 "Content-Type: application/json\r\nAccept: application/json\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", method, path, blen);
+	if (blen)
+		memcpy(req + hlen, body, blen);
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	int r;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct rx x = { .r = out };
+	if (fd < 0)
+		r = skiff_fail(e, errno, "socket: %s", strerror(errno));
 	else
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+		r = exchange(fd, sock, req, (size_t)hlen + blen, &end, &x, e);
+	if (fd >= 0)
+		close(fd);
+	free(req);
 	if (!r && !out->body && !(out->body = calloc(1, 1)))
 		r = skiff_fail(e, ENOMEM, "out of memory");
 	if (r) {
 		free(out->body);
 		out->body = NULL;
+		out->len = 0;
 	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
 	return r;
 }
 

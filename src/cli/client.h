@@ -1,6 +1,7 @@
 /* The client side of skiff's management commands (skiff list, pause, resume,
- * info, stop, limits): HTTP/1.1 over a VM's Unix API socket with libcurl,
- * and finding a VM by id in the runtime directory. */
+ * info, stop, limits): HTTP/1.1 over a VM's Unix API socket (the answer
+ * parsed with http-parser), and finding a VM by id in the runtime
+ * directory. */
 #ifndef SKIFF_CLI_CLIENT_H
 #define SKIFF_CLI_CLIENT_H
 #include <stddef.h>
