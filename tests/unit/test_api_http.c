@@ -492,6 +492,25 @@ static void test_postboot(void **state)
 		http(f, "GET", "/", NULL, &r);
 		expect(&r, 200, "\"state\":\"Running\"");
 	}
+	/* Bad requests against the running VM: refused, and it keeps running. */
+	http(f, "PATCH", "/vm", "{\"state\": \"Paused\",", &r);
+	expect(&r, 400, "invalid JSON");
+	http(f, "PATCH", "/vm", "{\"state\": \"Paused\", \"extra\": 1}", &r);
+	expect(&r, 400, "unknown field `extra`");
+	http(f, "PUT", "/actions", "{\"action_type\": 7}", &r);
+	expect(&r, 400, "actions.action_type");
+	http(f, "PATCH", "/drives/x", "[]", &r);
+	expect(&r, 400, "JSON object");
+	static char big[60000 + 1];
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	http(f, "PATCH", "/vm", big, &r);
+	expect(&r, 400, "larger than the limit");
+	raw(f, "GARBAGE\r\n\r\n", 11, &r);
+	assert_true(r.status == 0 || r.status >= 400);
+	http(f, "GET", "/", NULL, &r);
+	expect(&r, 200, "\"state\":\"Running\"");
 	/* paused again: teardown stops the paused guest */
 	http(f, "PATCH", "/vm", "{\"state\": \"Paused\"}", &r);
 	expect(&r, 204, NULL);
