@@ -22,7 +22,8 @@ void cli_control_usage(FILE *f)
 		"       skiff info ID        its runtime entry, GET / and GET /vm/config as JSON\n"
 		"       skiff stop [--force] [--timeout SECONDS] ID\n"
 		"                            press its ACPI power button (action\n"
-		"                            skiff_power_button), wait up to SECONDS (default 30)\n"
+		"                            skiff_power_button; a paused VM is resumed first),\n"
+		"                            wait up to SECONDS (default 30)\n"
 		"                            for it to exit, then stop it at once (skiff_stop);\n"
 		"                            --force: stop it at once. A VM not started yet\n"
 		"                            (Firecracker mode) gets SIGTERM.\n"
@@ -192,6 +193,11 @@ int cmd_stop(int argc, char **argv)
 	if (!force) {
 		struct skiff_err e = { { 0 } };
 		char fm[600];
+		/* A paused guest cannot react to the button: resume it first (a
+		 * running VM answers 204 too; before InstanceStart 400: ignored). */
+		if (!cli_http(en.sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", CTL_TIMEOUT_MS,
+			      &rep, &e))
+			free(rep.body);
 		int r = cli_http(en.sock, "PUT", "/actions",
 				 "{\"action_type\": \"skiff_power_button\"}", CTL_TIMEOUT_MS,
 				 &rep, &e);

@@ -13,6 +13,7 @@ set -u
 it_need_kvm
 it_need_skiff
 it_need_guest idle
+it_need_guest buttons
 command -v curl >/dev/null || it_skip "curl is not installed"
 
 export SKIFF_RUNTIME_DIR=$IT_TMP/rt
@@ -154,6 +155,21 @@ it_expect_rc 0 "vm-a's skiff after skiff stop"
 grep -q "stopped on request" "$IT_TMP/vm-a.out.err" || it_fail "vm-a: no stop message"
 [ -e "$RT/vm-a.json" ] && it_fail "vm-a's entry is still there"
 [ -e "$RT/vm-a.sock" ] && it_fail "vm-a's socket is still there"
+
+# The default stop on a paused VM: resumed, the power button reaches the guest
+# (the buttons guest powers off on it: S5, exit 0), no forced stop.
+timeout -k 5 "$IT_TIMEOUT" "$SKIFF" run -k "$GUESTS/buttons.elf" -p mode=power --name pw \
+	-m 16 </dev/null >"$IT_TMP/pw.out" 2>"$IT_TMP/pw.out.err" &
+VPID[pw]=$!
+for _ in $(seq 600); do grep -q "ready" "$IT_TMP/pw.out" && break; sleep 0.05; done
+it_run pause pw
+it_expect_rc 0 "skiff pause pw"
+it_run stop --timeout 20 pw
+it_expect_rc 0 "skiff stop pw (paused, buttons guest)"
+grep -q "stopping it now" "$ERR" && it_fail "stop of paused pw fell back to skiff_stop: $(cat "$ERR")"
+wait_vm pw
+it_expect_rc 0 "pw's skiff after the power button"
+grep -q "power button pressed" "$IT_TMP/pw.out" || it_fail "pw: the guest did not see the button: $(cat "$IT_TMP/pw.out")"
 
 # Host limits: vm-b runs (48 MiB).
 it_run limits --max-vms 2
