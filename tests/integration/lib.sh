@@ -184,3 +184,15 @@ it_expect_api() {
 	[ -z "$text" ] || grep -qF -- "$text" "$IT_TMP/resp" ||
 		it_fail "$1 $2: the answer lacks '$text': $(cat "$IT_TMP/resp")"
 }
+# it_api_launch [ARGS...]: skiff --api-sock $sock ARGS in the background
+# (stdout $OUT, stderr $ERR, unless the caller set them), pid in $pid; fails
+# unless the socket appears within 3 s.
+it_api_launch() {
+	OUT=${OUT:-$IT_TMP/api.out}
+	ERR=${ERR:-$IT_TMP/api.err}
+	IT_LAST="$SKIFF --api-sock $sock $*"
+	timeout -k 5 "$IT_TIMEOUT" "$SKIFF" --api-sock "$sock" "$@" </dev/null >"$OUT" 2>"$ERR" &
+	pid=$!
+	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.01; done
+	[ -S "$sock" ] || it_fail "no API socket at $sock"
+}

@@ -25,11 +25,7 @@ launch() {
 	IT_RUNS=$((IT_RUNS + 1))
 	OUT=$IT_TMP/$name.out
 	ERR=$IT_TMP/$name.err
-	IT_LAST="$SKIFF --api-sock $sock $*"
-	timeout -k 5 "$IT_TIMEOUT" "$SKIFF" --api-sock "$sock" "$@" </dev/null >"$OUT" 2>"$ERR" &
-	pid=$!
-	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.01; done
-	[ -S "$sock" ] || it_fail "no API socket at $sock"
+	it_api_launch "$@"
 }
 wait_line() {	# LINE: up to 60 s in $OUT
 	for _ in $(seq 600); do grep -qx "$1" "$OUT" && return 0; sleep 0.1; done

@@ -22,14 +22,8 @@ mkfifo "$IT_TMP/log.fifo"
 cat "$IT_TMP/log.fifo" >"$IT_TMP/fifo.out" &
 catpid=$!
 
-OUT=$IT_TMP/api.out
-ERR=$IT_TMP/api.err
-IT_LAST="$SKIFF --api-sock $sock"
 t0=$EPOCHREALTIME
-timeout -k 5 "$IT_TIMEOUT" "$SKIFF" --api-sock "$sock" </dev/null >"$OUT" 2>"$ERR" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.01; done
-[ -S "$sock" ] || it_fail "no API socket at $sock"
+it_api_launch
 
 flush='{"action_type": "FlushMetrics"}'
 

@@ -35,11 +35,7 @@ image "$a" "image-A" 2048
 image "$b" "image-B" 4096
 OUT=$IT_TMP/guest.out
 ERR=$OUT.err
-IT_LAST="$SKIFF --api-sock $sock"
-timeout -k 5 "$IT_TIMEOUT" "$SKIFF" --api-sock "$sock" </dev/null >"$OUT" 2>"$ERR" &
-pid=$!
-for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.01; done
-[ -S "$sock" ] || it_fail "no API socket at $sock"
+it_api_launch
 
 it_expect_api 204 PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/blkwatch.elf\", \"boot_args\": \"changes=2\"}"
 it_expect_api 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'

@@ -18,14 +18,8 @@ rootfs=$IT_TMP/rootfs.ext4
 truncate -s 1M "$rootfs"
 : >"$IT_TMP/firecracker.log"
 
-OUT=$IT_TMP/api.out
-ERR=$IT_TMP/api.err
-IT_LAST="$SKIFF --api-sock $sock"
 t0=$EPOCHREALTIME
-timeout -k 5 "$IT_TIMEOUT" "$SKIFF" --api-sock "$sock" </dev/null >"$OUT" 2>"$ERR" &
-pid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.01; done
-[ -S "$sock" ] || it_fail "no API socket at $sock"
+it_api_launch
 echo "socket ready after $(it_secs "$t0" "$EPOCHREALTIME")s"
 
 it_expect_api 200 GET /
